@@ -1,0 +1,355 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// RequestIDMetaKey is the result _meta key carrying the call's request id, so that a user can
+// find the call's log and audit lines.
+const RequestIDMetaKey = "io.mcphub/requestId"
+
+// callLimits are the hub-wide limits the middleware applies where a tool declares none.
+type callLimits struct {
+	timeout time.Duration
+	budget  int
+	slots   chan struct{} // hub-wide concurrency: one token per running call
+}
+
+// wrapped is one tool with everything the middleware needs resolved at build time.
+type wrapped struct {
+	server  string
+	tool    *Tool
+	def     mcp.Tool
+	timeout time.Duration
+	budget  int
+	schema  *jsonschema.Schema
+	hub     chan struct{}
+	own     chan struct{} // nil: only the hub-wide limit
+	metrics *toolMetrics
+	logger  *slog.Logger
+	running *atomic.Int64
+}
+
+// outcome of the handler goroutine.
+type handlerResult struct {
+	res   *mcp.CallToolResult
+	err   error
+	panic any
+	stack []byte
+}
+
+// compileInputSchema compiles a tool's input schema once, so that every call is validated
+// without recompiling.
+func compileInputSchema(def mcp.Tool) (*jsonschema.Schema, error) {
+	raw := def.RawInputSchema
+	if len(raw) == 0 {
+		var err error
+		if raw, err = json.Marshal(def.InputSchema); err != nil {
+			return nil, fmt.Errorf("encoding input schema of %s: %w", def.Name, err)
+		}
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("decoding input schema of %s: %w", def.Name, err)
+	}
+	url := "mem:///tools/" + def.Name + "/input.json"
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("adding input schema of %s: %w", def.Name, err)
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("compiling input schema of %s: %w", def.Name, err)
+	}
+	return s, nil
+}
+
+// validateArguments checks the call's arguments against the compiled input schema and returns
+// a message a model can act on, or "" when they are valid.
+func (w *wrapped) validateArguments(args any) string {
+	var raw []byte
+	switch v := args.(type) {
+	case nil:
+		raw = []byte("{}")
+	case json.RawMessage:
+		raw = v
+	default:
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return "arguments are not valid JSON: " + err.Error()
+		}
+	}
+	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		raw = []byte("{}")
+	}
+	val, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return "arguments are not valid JSON: " + err.Error()
+	}
+	err = w.schema.Validate(val)
+	if err == nil {
+		return ""
+	}
+	var verr *jsonschema.ValidationError
+	if !errors.As(err, &verr) {
+		return err.Error()
+	}
+	var parts []string
+	collectValidation(verr, &parts)
+	return strings.Join(parts, "; ")
+}
+
+// englishPrinter renders schema validation messages; models read English best.
+var englishPrinter = message.NewPrinter(language.English)
+
+func collectValidation(v *jsonschema.ValidationError, out *[]string) {
+	if len(v.Causes) == 0 {
+		loc := "/" + strings.Join(v.InstanceLocation, "/")
+		if loc == "/" {
+			loc = "arguments"
+		}
+		*out = append(*out, loc+": "+v.ErrorKind.LocalizedString(englishPrinter))
+		return
+	}
+	for _, c := range v.Causes {
+		collectValidation(c, out)
+	}
+}
+
+// handle is the middleware: every tool call of the hub goes through here.
+func (w *wrapped) handle(parent context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	start := time.Now()
+	info := &CallInfo{RequestID: newRequestID(), Server: w.server, Tool: w.def.Name}
+	ctx, cancel := context.WithTimeout(context.WithValue(parent, callKey, info), w.timeout)
+	defer cancel()
+
+	var (
+		res     *mcp.CallToolResult
+		outcome string
+		detail  string
+		size    int
+		cut     bool
+	)
+	if msg := w.validateArguments(req.Params.Arguments); msg != "" {
+		outcome = OutcomeInvalidArgs
+		res = mcp.NewToolResultError("invalid arguments for " + w.def.Name + ": " + msg + ". Check the tool's input schema and call again.")
+	} else {
+		res, outcome, detail = w.run(ctx, parent, req)
+	}
+	if outcome == OutcomeOK || outcome == OutcomeError {
+		content, structured := resultSize(res)
+		size = max(content, structured)
+		w.metrics.outputBytes.Observe(float64(size))
+		if res, cut = applyBudget(res, w.budget, w.tool.MoreHint); cut {
+			w.metrics.truncated.Inc()
+		}
+	}
+	res = withRequestID(res, info.RequestID)
+
+	elapsed := time.Since(start)
+	w.metrics.calls[outcome].Inc()
+	w.metrics.duration.Observe(elapsed.Seconds())
+	w.log(ctx, info, outcome, detail, res, elapsed, size, cut)
+	return res, nil
+}
+
+// run acquires the concurrency slots and runs the handler under the deadline. A handler that
+// ignores its context is abandoned at the deadline (the caller gets its answer on time) but keeps
+// its slots and the in-flight gauge until it really returns, so the figures stay honest.
+func (w *wrapped) run(ctx, parent context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, string, string) {
+	if !acquire(ctx, w.hub) {
+		return w.stopped(ctx, parent, "waiting for a free slot (the hub runs limits.max_concurrent_calls calls at once)")
+	}
+	if w.own != nil && !acquire(ctx, w.own) {
+		<-w.hub
+		return w.stopped(ctx, parent, "waiting for a free slot (this tool runs a limited number of calls at once)")
+	}
+	w.running.Add(1)
+	w.metrics.inFlight.Inc()
+	done := make(chan handlerResult, 1)
+	go func() {
+		defer func() {
+			if w.own != nil {
+				<-w.own
+			}
+			<-w.hub
+			w.metrics.inFlight.Dec()
+			w.running.Add(-1)
+		}()
+		defer func() {
+			if p := recover(); p != nil {
+				done <- handlerResult{panic: p, stack: debug.Stack()}
+			}
+		}()
+		res, err := w.tool.Handler(ctx, req)
+		done <- handlerResult{res: res, err: err}
+	}()
+
+	select {
+	case r := <-done:
+		switch {
+		case r.panic != nil:
+			return mcp.NewToolResultError(fmt.Sprintf("internal error: the tool %s crashed; this is a bug in mcphub (see its log)", w.def.Name)),
+				OutcomePanic, fmt.Sprintf("panic: %v\n%s", r.panic, r.stack)
+		case parent.Err() != nil:
+			return cancelledResult(w.def.Name), OutcomeCancelled, ""
+		case ctx.Err() != nil:
+			return w.timeoutResult(), OutcomeTimeout, errText(r)
+		case r.err != nil:
+			return mcp.NewToolResultError(fmt.Sprintf("internal error in %s: %v", w.def.Name, r.err)), OutcomeInternal, r.err.Error()
+		case r.res == nil:
+			return mcp.NewToolResultError(fmt.Sprintf("internal error: %s returned no result", w.def.Name)), OutcomeInternal, "nil result"
+		case r.res.IsError:
+			return r.res, OutcomeError, ""
+		default:
+			return r.res, OutcomeOK, ""
+		}
+	case <-ctx.Done():
+		return w.stopped(ctx, parent, "running")
+	}
+}
+
+func errText(r handlerResult) string {
+	if r.err != nil {
+		return r.err.Error()
+	}
+	return ""
+}
+
+// stopped is the result of a call stopped by its deadline or its client while in the given stage.
+func (w *wrapped) stopped(ctx, parent context.Context, stage string) (*mcp.CallToolResult, string, string) {
+	if parent.Err() != nil {
+		return cancelledResult(w.def.Name), OutcomeCancelled, stage
+	}
+	if strings.HasPrefix(stage, "waiting") {
+		return mcp.NewToolResultError(fmt.Sprintf("%s did not start within its time limit of %s: the hub is busy; try again shortly",
+			w.def.Name, w.timeout)), OutcomeBusy, stage
+	}
+	_ = ctx
+	return w.timeoutResult(), OutcomeTimeout, stage
+}
+
+func (w *wrapped) timeoutResult() *mcp.CallToolResult {
+	return mcp.NewToolResultError(fmt.Sprintf("%s did not finish within its time limit of %s and was stopped; ask for less work per call",
+		w.def.Name, w.timeout))
+}
+
+func cancelledResult(tool string) *mcp.CallToolResult {
+	return mcp.NewToolResultError(tool + " was cancelled by the client")
+}
+
+func acquire(ctx context.Context, slots chan struct{}) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// withRequestID returns res with the request id in its _meta, copying rather than mutating so a
+// handler may return a shared result value.
+func withRequestID(res *mcp.CallToolResult, id string) *mcp.CallToolResult {
+	out := *res
+	fields := map[string]any{RequestIDMetaKey: id}
+	if res.Meta != nil {
+		for k, v := range res.Meta.AdditionalFields {
+			if _, ok := fields[k]; !ok {
+				fields[k] = v
+			}
+		}
+		out.Meta = &mcp.Meta{ProgressToken: res.Meta.ProgressToken, AdditionalFields: fields}
+	} else {
+		out.Meta = &mcp.Meta{AdditionalFields: fields}
+	}
+	return &out
+}
+
+// log writes the one structured line every call gets.
+func (w *wrapped) log(ctx context.Context, info *CallInfo, outcome, detail string, res *mcp.CallToolResult,
+	elapsed time.Duration, size int, cut bool) {
+	level := slog.LevelInfo
+	switch outcome {
+	case OutcomePanic, OutcomeInternal:
+		level = slog.LevelError
+	case OutcomeTimeout, OutcomeBusy:
+		level = slog.LevelWarn
+	}
+	if !w.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("request_id", info.RequestID),
+		slog.String("tool", info.Tool),
+		slog.String("identity", Identity(ctx)),
+		slog.String("outcome", outcome),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		slog.Int("output_bytes", size),
+	)
+	if s := server.ClientSessionFromContext(ctx); s != nil && s.SessionID() != "" {
+		attrs = append(attrs, slog.String("session", s.SessionID()))
+	}
+	if cut {
+		attrs = append(attrs, slog.Bool("truncated", true))
+	}
+	if detail != "" {
+		attrs = append(attrs, slog.String("detail", detail))
+	}
+	if res != nil && res.IsError && outcome == OutcomeError {
+		if text, ok := firstText(res); ok {
+			attrs = append(attrs, slog.String("error", truncateUTF8(text, 300)))
+		}
+	}
+	w.logger.LogAttrs(context.WithoutCancel(ctx), level, "tool call", attrs...)
+}
+
+func firstText(res *mcp.CallToolResult) (string, bool) {
+	for _, c := range res.Content {
+		if t, ok := textOf(c); ok {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// Progress sends a progress notification for the running call when the client asked for
+// progress (a progress token in the request); otherwise it does nothing. Delivery is best effort:
+// a full notification queue drops it.
+func Progress(ctx context.Context, req mcp.CallToolRequest, progress, total float64, message string) {
+	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
+		return
+	}
+	srv := server.ServerFromContext(ctx)
+	if srv == nil {
+		return
+	}
+	params := map[string]any{"progressToken": req.Params.Meta.ProgressToken, "progress": progress}
+	if total > 0 {
+		params["total"] = total
+	}
+	if message != "" {
+		params["message"] = message
+	}
+	_ = srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), params)
+}
