@@ -194,6 +194,9 @@ func checkHostHeader(h string) string {
 	if h != strings.ToLower(h) {
 		return "must be lower-case"
 	}
+	if strings.Contains(h, "/") {
+		return want + ", without a scheme or path"
+	}
 	host := h
 	if hp, port, err := net.SplitHostPort(h); err == nil {
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {

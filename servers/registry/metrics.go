@@ -6,14 +6,14 @@ import (
 
 // Outcomes of a tool call, the values of the outcome label.
 const (
-	OutcomeOK              = "ok"
-	OutcomeError           = "error"             // the tool returned a result with isError
-	OutcomeInvalidArgs     = "invalid_arguments" // arguments did not match the input schema
-	OutcomeTimeout         = "timeout"           // the tool's own deadline passed
-	OutcomeCancelled       = "cancelled"         // the client went away or cancelled
-	OutcomePanic           = "panic"             // the handler panicked (recovered)
-	OutcomeInternal        = "internal_error"    // the handler returned a Go error
-	OutcomeBusy            = "busy"              // no concurrency slot before the deadline
+	OutcomeOK          = "ok"
+	OutcomeError       = "error"             // the tool returned a result with isError
+	OutcomeInvalidArgs = "invalid_arguments" // arguments did not match the input schema
+	OutcomeTimeout     = "timeout"           // the tool's own deadline passed
+	OutcomeCancelled   = "cancelled"         // the client went away or cancelled
+	OutcomePanic       = "panic"             // the handler panicked (recovered)
+	OutcomeInternal    = "internal_error"    // the handler returned a Go error
+	OutcomeBusy        = "busy"              // no concurrency slot before the deadline
 )
 
 var outcomes = []string{OutcomeOK, OutcomeError, OutcomeInvalidArgs, OutcomeTimeout, OutcomeCancelled, OutcomePanic, OutcomeInternal, OutcomeBusy}
