@@ -172,7 +172,7 @@ func dockerTLSConfig(dir string) (*tls.Config, error) {
 		}
 		dir = filepath.Join(home, ".docker")
 	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem")) //nolint:gosec // DOCKER_CERT_PATH is the user's own setting, as for the Docker CLI.
 	if err != nil {
 		return nil, fmt.Errorf("reading the Docker CA: %w", err)
 	}

@@ -31,7 +31,7 @@ func TestIntegrationEnvironment(t *testing.T) {
 	defer cancel()
 	// The Debian wrapper /usr/bin/chromium prints a harmless shell warning on stderr; only
 	// stdout carries the version.
-	out, err := exec.CommandContext(ctx, chromium, "--version").Output() //nolint:gosec // the binary is the one RequireChromium found.
+	out, err := exec.CommandContext(ctx, chromium, "--version").Output()
 	if err != nil {
 		t.Fatalf("%s --version: %v", chromium, err)
 	}
@@ -116,7 +116,7 @@ func TestLookChromium(t *testing.T) {
 
 func TestRequireChromiumFromEnv(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "chromium")
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o700); err != nil { //nolint:gosec // a fake browser must be executable.
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv(ChromiumEnv, bin)

@@ -1,0 +1,63 @@
+# mcphub: one Go binary hosting many MCP servers. `make` lists the targets.
+
+GO ?= go
+GOFMT ?= gofmt
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+ARGS ?=
+
+# Tools are pinned and installed into the repository (removed by `make clean`), never globally.
+TOOLS_BIN := $(CURDIR)/.tools/bin
+GOLANGCI_LINT_VERSION := 2.15.0
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test test-short lint bench check fmt clean tools
+
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## build bin/mcphub, version from git describe (override with VERSION=...)
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/mcphub ./cmd/mcphub
+
+run: ## fetch Go modules, build and run bin/mcphub serve (flags in ARGS=...)
+	scripts/setup.sh --no-browser --no-docker
+	$(MAKE) --no-print-directory build
+	bin/mcphub serve $(ARGS)
+
+test: ## install/start what tests need (scripts/setup.sh), then go test -race ./...
+	scripts/setup.sh
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## go test -short ./... (no set-up; integration tests skip)
+	$(GO) test -short ./...
+
+lint: tools ## golangci-lint run ./... (pinned version, see .golangci.yml)
+	$(GOLANGCI_LINT) run ./...
+
+bench: ## benchmarks, then the transport benchmark report (MCPHUB_BENCH=1)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchReport' -v -count=1 ./transport/...
+
+check: ## gofmt, go vet, go mod verify, lint and the import-layering test
+	@unformatted="$$($(GOFMT) -l .)"; \
+	if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files need formatting (run make fmt):" >&2; \
+		echo "$$unformatted" >&2; \
+		exit 1; \
+	fi
+	$(GO) vet ./...
+	$(GO) mod verify
+	$(MAKE) --no-print-directory lint
+	$(GO) test -race -count=1 -run 'TestLayering' ./...
+
+fmt: ## gofmt -w the Go files
+	$(GOFMT) -l -w .
+
+clean: ## remove bin/ and .tools/
+	rm -rf bin .tools
+
+tools: ## install the pinned golangci-lint into .tools/bin when missing or another version
+	@if [ "$$("$(GOLANGCI_LINT)" version --short 2>/dev/null)" != "$(GOLANGCI_LINT_VERSION)" ]; then \
+		echo "installing golangci-lint v$(GOLANGCI_LINT_VERSION) into .tools/bin" >&2; \
+		GOBIN="$(TOOLS_BIN)" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$(GOLANGCI_LINT_VERSION); \
+	fi
