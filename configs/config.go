@@ -2,6 +2,7 @@ package configs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,8 +21,9 @@ type Config struct {
 	// Listen is the host:port the HTTP transport listens on. The default is 127.0.0.1:8080.
 	// A host beyond loopback needs auth.api_keys or auth.allow_unauthenticated.
 	Listen string `yaml:"listen"`
-	// DataDir is the directory for the hub's and the servers' data. The default is
-	// $MCPHUB_DATA when set, else ~/.local/share/mcphub.
+	// DataDir is the directory for the hub's and the servers' data; a relative path is taken
+	// from the working directory, and "~" is not expanded. The default is $MCPHUB_DATA when
+	// set, else ~/.local/share/mcphub.
 	DataDir string `yaml:"data_dir"`
 	// Log configures the process log.
 	Log LogConfig `yaml:"log"`
@@ -107,7 +109,9 @@ type AuthConfig struct {
 	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 }
 
-// APIKey is one caller's bearer key. Its String, GoString and LogValue leave the key out.
+// APIKey is one caller's bearer key. Its String, GoString and LogValue leave the key out,
+// and its MarshalJSON and MarshalYAML write it as "[redacted]", so that neither a log line
+// nor a printed config shows it.
 type APIKey struct {
 	// Identity names the caller in logs, audit records and per-identity state: 1 to 64 of
 	// A-Z a-z 0-9 . _ @ -, unique. It has no default.
@@ -121,7 +125,12 @@ var (
 	_ fmt.Stringer   = APIKey{}
 	_ fmt.GoStringer = APIKey{}
 	_ slog.LogValuer = APIKey{}
+	_ json.Marshaler = APIKey{}
+	_ yaml.Marshaler = APIKey{}
 )
+
+// redactedKey stands for a key wherever an APIKey is printed.
+const redactedKey = "[redacted]"
 
 // String returns the identity and leaves the key out.
 func (k APIKey) String() string { return k.Identity + " (key redacted)" }
@@ -133,6 +142,20 @@ func (k APIKey) GoString() string { return k.String() }
 func (k APIKey) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("identity", k.Identity))
 }
+
+// redacted is k with its key replaced; a distinct type, so marshalling it does not recurse.
+func (k APIKey) redacted() any {
+	return struct {
+		Identity string `json:"identity" yaml:"identity"`
+		Key      string `json:"key" yaml:"key"`
+	}{k.Identity, redactedKey}
+}
+
+// MarshalJSON writes the identity and "[redacted]" for the key.
+func (k APIKey) MarshalJSON() ([]byte, error) { return json.Marshal(k.redacted()) }
+
+// MarshalYAML writes the identity and "[redacted]" for the key.
+func (k APIKey) MarshalYAML() (any, error) { return k.redacted(), nil }
 
 // Default returns the configuration used without a config file: every default filled in.
 // It is the one place where defaults are written.
@@ -188,65 +211,58 @@ func Load(path string) (*Config, error) {
 // Parse decodes a YAML config strictly over Default, expands environment references, and
 // validates the result. Every problem is returned, joined, each a *Problem with its path.
 // The config is returned even when there are problems, so that callers can go on reporting;
-// it is nil only when data is not YAML at all. An empty document gives the defaults.
+// it is nil only when data is not YAML at all. An empty document gives the defaults; of
+// several documents, the first is decoded and the others are a problem.
 func Parse(data []byte) (*Config, error) {
 	return parse(data, os.LookupEnv)
 }
 
 func parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	root, err := parseDocument(data)
+	root, extra, err := parseDocument(data)
 	if err != nil {
 		return nil, err
 	}
 	cfg := Default()
 	d := newDecoder(nil)
+	if extra != nil {
+		d.add(extra.Path, "%s", extra.Msg)
+	}
 	if root != nil {
 		d.expandEnvNodes(root, "", lookup)
 		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	}
 	cfg.normalize()
 
-	var verr error
 	if !d.exhausted {
-		verr = cfg.Validate()
-	}
-	for _, e := range unjoin(verr) {
-		var p *Problem
-		if !errors.As(e, &p) {
-			d.add("", "%s", e.Error())
-			continue
-		}
-		// A value whose expansion failed was reported already; it is not invalid too.
-		if !d.envFailedPaths[p.Path] {
-			d.add(p.Path, "%s", p.Msg)
-		}
+		cfg.validate(&d.problemList)
 	}
 	return cfg, d.err()
 }
 
-// parseDocument parses data as exactly one YAML document and returns its root, or nil when
-// data holds no document.
-func parseDocument(data []byte) (*yaml.Node, error) {
+// parseDocument parses data as one YAML document and returns its root, or nil when data
+// holds no document. When data holds more than one, it returns the first and the problem
+// extra. When data is not YAML, err is a *Problem.
+func parseDocument(data []byte) (root *yaml.Node, extra *Problem, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
+	var first yaml.Node
+	if err := dec.Decode(&first); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, &Problem{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, nil, &Problem{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, &Problem{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, nil, &Problem{Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	default:
-		return nil, &Problem{Msg: fmt.Sprintf("the config must be one YAML document, found another at line %d: remove the second \"---\"", max(next.Line, 1))}
+		extra = &Problem{Msg: fmt.Sprintf("the config must be one YAML document, found another at line %d: remove the second \"---\"", max(next.Line, 1))}
 	}
-	if len(root.Content) == 0 || isNull(root.Content[0]) {
-		return nil, nil
+	if len(first.Content) == 0 || isNull(first.Content[0]) {
+		return nil, extra, nil
 	}
-	return &root, nil
+	return &first, extra, nil
 }
 
 // normalize puts values that are compared case-insensitively in lower case, and replaces

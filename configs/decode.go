@@ -44,15 +44,13 @@ type decoder struct {
 	budget    int
 	expanding map[*yaml.Node]bool // alias nodes being followed, to stop cycles
 	exhausted bool
-
-	envFailedPaths map[string]bool // paths of values whose expansion was reported as a problem
 }
 
 func newDecoder(env map[*yaml.Node]envState) *decoder {
 	if env == nil {
 		env = map[*yaml.Node]envState{}
 	}
-	return &decoder{env: env, budget: nodeBudget, expanding: map[*yaml.Node]bool{}, envFailedPaths: map[string]bool{}}
+	return &decoder{env: env, budget: nodeBudget, expanding: map[*yaml.Node]bool{}}
 }
 
 // pathDecoder is implemented by types of this package that decode themselves from a node and
@@ -95,7 +93,7 @@ func (d *decoder) expandEnvNodes(n *yaml.Node, path string, lookup func(string) 
 				d.add(path, "%s", msg)
 			}
 			d.env[n] |= envFailed
-			d.envFailedPaths[path] = true
+			d.quieten(path) // the value is missing, not also invalid
 			return
 		}
 		if e.value == n.Value {

@@ -31,14 +31,28 @@ const maxProblems = 100
 type problemList struct {
 	list    []*Problem
 	dropped int
+	// quiet holds paths already reported for a reason that makes any later problem there
+	// noise, such as a value whose environment reference could not be expanded.
+	quiet map[string]bool
 }
 
 func (l *problemList) add(path, format string, args ...any) {
+	if l.quiet[path] {
+		return
+	}
 	if len(l.list) >= maxProblems {
 		l.dropped++
 		return
 	}
 	l.list = append(l.list, &Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// quieten drops every later problem at path.
+func (l *problemList) quieten(path string) {
+	if l.quiet == nil {
+		l.quiet = map[string]bool{}
+	}
+	l.quiet[path] = true
 }
 
 // err returns the problems joined, or nil when there are none.
@@ -51,7 +65,11 @@ func (l *problemList) err() error {
 		errs = append(errs, p)
 	}
 	if l.dropped > 0 {
-		errs = append(errs, &Problem{Msg: fmt.Sprintf("%d more problems not shown", l.dropped)})
+		noun := "problems"
+		if l.dropped == 1 {
+			noun = "problem"
+		}
+		errs = append(errs, &Problem{Msg: fmt.Sprintf("%d more %s not shown", l.dropped, noun)})
 	}
 	return errors.Join(errs...)
 }

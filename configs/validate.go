@@ -24,20 +24,28 @@ const minKeyLen = 16
 // --http. Parse lower-cases origins, hosts and egress entries; Validate expects them so.
 func (c *Config) Validate() error {
 	var l problemList
-	listenOK := c.validateListen(&l)
-	if c.DataDir == "" {
+	c.validate(&l)
+	return l.err()
+}
+
+func (c *Config) validate(l *problemList) {
+	listenOK := c.validateListen(l)
+	switch {
+	case c.DataDir == "":
 		l.add("data_dir", "must not be empty: set data_dir or the MCPHUB_DATA environment variable")
+	case strings.HasPrefix(c.DataDir, "~"):
+		l.add("data_dir", "must not start with \"~\", which is not expanded: write ${HOME}/... or an absolute path")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
 		l.add("log.level", "must be debug, info, warn or error, got %s", quoteValue(c.Log.Level))
 	}
-	c.HTTP.validate(&l)
-	c.Limits.validate(&l)
-	validateEgressList(&l, "egress.allow", c.Egress.Allow)
-	validateEgressList(&l, "egress.deny", c.Egress.Deny)
-	c.Auth.validate(&l)
+	c.HTTP.validate(l)
+	c.Limits.validate(l)
+	validateEgressList(l, "egress.allow", c.Egress.Allow)
+	validateEgressList(l, "egress.deny", c.Egress.Deny)
+	c.Auth.validate(l)
 	if listenOK && !IsLoopbackListen(c.Listen) && len(c.Auth.APIKeys) == 0 && !c.Auth.AllowUnauthenticated {
 		l.add("auth.api_keys", "listening on %s (beyond loopback) needs api keys; add auth.api_keys or set auth.allow_unauthenticated: true", c.Listen)
 	}
@@ -51,7 +59,6 @@ func (c *Config) Validate() error {
 			l.add(joinKey("servers", name), "invalid server name: use 1 to 24 lower-case letters and digits, starting with a letter")
 		}
 	}
-	return l.err()
 }
 
 // validateListen checks listen and reports whether it is a valid host:port.
