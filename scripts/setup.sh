@@ -189,6 +189,9 @@ ensure_engine() {
 		log "dockerd (pid $pid, from $DOCKERD_PIDFILE) is running but not answering yet; waiting"
 	else
 		mkdir -p "$(dirname "$DOCKERD_LOG")" "$(dirname "$DOCKERD_PIDFILE")"
+		# A pid file left by a killed dockerd names no dockerd (checked above); dockerd would
+		# refuse to start if that pid now belongs to another process.
+		rm -f "$DOCKERD_PIDFILE"
 		log "starting dockerd ${DOCKERD_FLAGS[*]} (log: $DOCKERD_LOG, pid file: $DOCKERD_PIDFILE)"
 		# setsid: the engine outlives this script and the make run that called it, and a ^C
 		# in that terminal does not reach it. dockerd writes and removes the pid file itself.
