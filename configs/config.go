@@ -286,14 +286,3 @@ func (c *Config) normalize() {
 		}
 	}
 }
-
-// unjoin returns the errors joined in err, or err alone.
-func unjoin(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}

@@ -7,7 +7,7 @@
 // collected and returned together with errors.Join, each one a *Problem.
 //
 // Defaults are written in one place, Default, and in the doc comment of each field. A key that
-// is absent or null keeps its default.
+// is absent or null keeps its default. Anchors, aliases and merge keys (<<) work as in YAML.
 //
 // # Environment references
 //

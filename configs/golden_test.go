@@ -187,3 +187,14 @@ func checkGolden(t *testing.T, path, got string) {
 		t.Errorf("%s differs (run go test ./configs -update to accept):\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }
+
+// unjoin returns the errors joined in err, or err alone.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -168,6 +168,21 @@ func TestServerSectionDecodeProblems(t *testing.T) {
 	}
 }
 
+func TestServerSectionInlineMap(t *testing.T) {
+	s := section(t, "servers: {sql: {name: n, a: 1, b: 2, c: x}}", "sql")
+	var v struct {
+		Name  string         `yaml:"name"`
+		Extra map[string]int `yaml:",inline"`
+	}
+	err := s.Decode(&v)
+	if got, want := joinedStrings(err), `servers.sql.c: cannot use "x" as an integer`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if v.Name != "n" || v.Extra["a"] != 1 || v.Extra["b"] != 2 {
+		t.Errorf("got %+v", v)
+	}
+}
+
 func TestServerSectionNullsKeepOrClear(t *testing.T) {
 	s := section(t, "servers: {sql: {name: ~, count: ~, opts: ~, list: null}}", "sql")
 	one := 1

@@ -72,7 +72,7 @@ func (c *Config) validateListen(l *problemList) bool {
 		l.add("listen", "port must be a number from 0 to 65535, got %s", quoteValue(port))
 		return false
 	}
-	if host != "" && !isIPHost(host) && !isHostName(host) {
+	if host != "" && !isIPHost(host) && !isHostName(strings.ToLower(host)) {
 		l.add("listen", "host must be an IP address or a host name, got %s", quoteValue(host))
 		return false
 	}
