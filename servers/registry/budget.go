@@ -86,7 +86,7 @@ func applyBudget(res *mcp.CallToolResult, budget int, moreHint string) (*mcp.Cal
 	out := *res
 	out.Content = make([]mcp.Content, 0, len(res.Content)+1)
 	left := budget
-	dropped := 0
+	omitted := 0
 	for _, c := range res.Content {
 		size := contentSize(c)
 		if size <= left {
@@ -98,13 +98,14 @@ func applyBudget(res *mcp.CallToolResult, budget int, moreHint string) (*mcp.Cal
 			cut := truncateUTF8(text, left)
 			out.Content = append(out.Content, mcp.NewTextContent(cut))
 			left -= len(cut)
+			continue
 		}
-		dropped++
+		omitted++
 	}
 	shown := budget - left
 	note := fmt.Sprintf("\n\n[output truncated by mcphub: showed %d of %d bytes (output budget %d bytes)", shown, content, budget)
-	if dropped > 1 {
-		note += fmt.Sprintf("; %d content items cut or left out", dropped)
+	if omitted > 0 {
+		note += fmt.Sprintf("; %d of %d content items left out", omitted, len(res.Content))
 	}
 	note += "; to get the rest, " + moreHint + "]"
 	out.Content = append(out.Content, mcp.NewTextContent(note))
