@@ -24,7 +24,6 @@ type guard struct {
 	maxBody      int64
 	slots        chan struct{}
 	metrics      *httpMetrics
-	listenIsWide bool
 }
 
 func newGuard(cfg *configs.Config, m *httpMetrics) *guard {
