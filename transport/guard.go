@@ -18,12 +18,12 @@ import (
 
 // guard holds the request checks of the HTTP transport, built once from the config.
 type guard struct {
-	origins      map[string]bool // scheme://host[:port], lower case
-	hosts        map[string]bool // host or host:port, lower case
-	keys         map[[sha256.Size]byte]string
-	maxBody      int64
-	slots        chan struct{}
-	metrics      *httpMetrics
+	origins map[string]bool // scheme://host[:port], lower case
+	hosts   map[string]bool // host or host:port, lower case
+	keys    map[[sha256.Size]byte]string
+	maxBody int64
+	slots   chan struct{}
+	metrics *httpMetrics
 }
 
 func newGuard(cfg *configs.Config, m *httpMetrics) *guard {
