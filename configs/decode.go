@@ -305,7 +305,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			m.SetMapIndex(reflect.ValueOf(key).Convert(m.Type().Key()), ev)
 			continue
 		}
-		d.add(kpath, "unknown key (known: %s)", strings.Join(info.known, ", "))
+		if len(info.known) == 0 {
+			d.add(kpath, "unknown key (this section has no settings of its own)")
+		} else {
+			d.add(kpath, "unknown key (known: %s)", strings.Join(info.known, ", "))
+		}
 	}
 }
 

@@ -126,3 +126,12 @@ func finalizeDef(t *Tool) mcp.Tool {
 	}
 	return def
 }
+
+// ServedDefinition returns the definition of t exactly as the hub serves it (annotations from
+// the hints, strict input schema), for snapshots and documentation.
+func ServedDefinition(t Tool) mcp.Tool {
+	if t.Hints == nil {
+		return t.Def
+	}
+	return finalizeDef(&t)
+}

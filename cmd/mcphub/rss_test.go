@@ -1,0 +1,416 @@
+package main
+
+// TestBenchRSS measures the resident memory of the real binary: idle, right after 100,000 tool
+// calls, and after 15 s of idle again. It reports only; it asserts nothing but that every call
+// succeeded.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	rssCalls   = 100_000
+	rssClients = 8
+	rssTool    = "testkit_echo"
+	rssProto   = "2026-07-28"
+	rssIdle    = 2 * time.Second
+	rssSettle  = 15 * time.Second
+	// The target: under 40 MB idle, and back near idle once the load is over.
+	rssTargetIdleMiB = 40
+)
+
+func TestBenchRSS(t *testing.T) {
+	if os.Getenv("MCPHUB_BENCH") != "1" {
+		t.Skip("set MCPHUB_BENCH=1 to measure the binary's memory")
+	}
+	ctx := t.Context()
+	tmp := t.TempDir()
+
+	// Build the test binary (with the testkit server) from the module root.
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	bin := filepath.Join(tmp, "mcphub")
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "mcphubtest", "-o", bin, "./cmd/mcphub")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	addr := rssFreeAddr(t)
+	dataDir := filepath.Join(tmp, "data")
+	cfgPath := filepath.Join(tmp, "mcphub.yaml")
+	cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nservers:\n  testkit:\n    enabled: true\n", addr, strconv.Quote(dataDir))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderrPath := filepath.Join(tmp, "stderr.log")
+	stderr, err := os.Create(stderrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+
+	// Stopped with SIGTERM below, by its PID; should the test end early, the context does the same.
+	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfgPath)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = cmd.Process.Kill() // only our own child, by its PID
+			<-exited
+		}
+	})
+
+	base := "http://" + addr
+	hc := &http.Client{
+		Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute},
+		Timeout:   30 * time.Second,
+	}
+	if err := rssWaitHealthy(ctx, hc, base+"/healthz", exited); err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, rssTail(stderrPath))
+	}
+
+	time.Sleep(rssIdle)
+	idle := rssSample(ctx, t, hc, base, pid)
+
+	// 100,000 calls, 8 clients at once, modern protocol.
+	start := time.Now()
+	var next atomic.Int64
+	errs := make([]error, rssClients)
+	var wg sync.WaitGroup
+	for i := range rssClients {
+		c := &rssClient{hc: hc, url: base + "/mcp/testkit", prefix: "rss-" + strconv.Itoa(i) + "-"}
+		wg.Go(func() {
+			for next.Add(1) <= rssCalls {
+				if err := c.call(ctx); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("tool calls failed: %v\nstderr:\n%s", err, rssTail(stderrPath))
+	}
+	loaded := rssSample(ctx, t, hc, base, pid)
+
+	hc.CloseIdleConnections()
+	time.Sleep(rssSettle)
+	settled := rssSample(ctx, t, hc, base, pid)
+	hc.CloseIdleConnections()
+
+	// SIGTERM by PID, then wait for a graceful exit.
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %d: %v", pid, err)
+	}
+	var exitErr error
+	select {
+	case exitErr = <-exited:
+		stopped = true
+	case <-time.After(40 * time.Second):
+		t.Errorf("mcphub (pid %d) did not exit within 40s of SIGTERM; killing it", pid)
+		_ = cmd.Process.Kill()
+		exitErr = <-exited
+		stopped = true
+	}
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "\nmcphub serve (go build -tags mcphubtest), servers: hub + testkit, log level info to a file\n")
+	fmt.Fprintf(&out, "load: %d %s calls, protocol %s, %d concurrent clients, %.1fs (%.0f calls/s)\n",
+		rssCalls, rssTool, rssProto, rssClients, elapsed.Seconds(), rssCalls/elapsed.Seconds())
+	fmt.Fprintf(&out, "target: VmRSS under %d MB idle, back near idle after the load (report only, not asserted)\n\n", rssTargetIdleMiB)
+	fmt.Fprintf(&out, "  %-26s %9s %9s %12s %12s %10s\n", "moment", "VmRSS", "VmHWM", "heap inuse", "go sys", "goroutines")
+	for _, s := range []struct {
+		name string
+		v    rssFigures
+	}{
+		{fmt.Sprintf("idle (after %s)", rssIdle), idle},
+		{"after load", loaded},
+		{fmt.Sprintf("after settle (%s idle)", rssSettle), settled},
+	} {
+		fmt.Fprintf(&out, "  %-26s %6.1f MB %6.1f MB %9.1f MB %9.1f MB %10.0f\n", s.name,
+			rssMiB(s.v.rssKiB*1024), rssMiB(s.v.hwmKiB*1024), rssMiB(s.v.heapInuse), rssMiB(s.v.goSys), s.v.goroutines)
+	}
+	verdict := "within target"
+	if rssMiB(idle.rssKiB*1024) >= rssTargetIdleMiB {
+		verdict = "OVER target"
+	}
+	fmt.Fprintf(&out, "\n  idle %s; settle − idle = %+.1f MB; exit after SIGTERM: %v\n",
+		verdict, rssMiB((settled.rssKiB-idle.rssKiB)*1024), rssExit(exitErr))
+	fmt.Fprintf(&out, "  (MB = MiB; heap inuse, go sys and goroutines from /metrics)\n")
+	fmt.Print(out.String())
+}
+
+func rssMiB(bytes float64) float64 { return bytes / (1 << 20) }
+
+func rssExit(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+func rssFreeAddr(t *testing.T) string {
+	t.Helper()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+func rssWaitHealthy(ctx context.Context, hc *http.Client, url string, exited <-chan error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("mcphub exited before serving: %v", err)
+		default:
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := hc.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("mcphub did not answer /healthz within 30s")
+}
+
+type rssFigures struct {
+	rssKiB, hwmKiB               float64
+	heapInuse, goSys, goroutines float64
+}
+
+// rssSample reads VmRSS and VmHWM from /proc and a few Go runtime figures from /metrics (read
+// after /proc, so the scrape does not count in the RSS).
+func rssSample(ctx context.Context, t *testing.T, hc *http.Client, base string, pid int) rssFigures {
+	t.Helper()
+	var f rssFigures
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading /proc/%d/status: %v", pid, err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "VmRSS":
+			f.rssKiB = n
+		case "VmHWM":
+			f.hwmKiB = n
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Logf("reading /metrics: %v", err)
+		return f
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "go_memstats_heap_inuse_bytes":
+			f.heapInuse = n
+		case "go_memstats_sys_bytes":
+			f.goSys = n
+		case "go_goroutines":
+			f.goroutines = n
+		}
+	}
+	return f
+}
+
+func rssTail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// rssClient is the plain-HTTP MCP client of the transport benchmarks (transport/bench_test.go),
+// modern protocol only; not for concurrent use.
+type rssClient struct {
+	hc     *http.Client
+	url    string
+	prefix string
+	id     int64
+	body   []byte
+}
+
+func (c *rssClient) call(ctx context.Context) error {
+	c.id++
+	text := c.prefix + strconv.FormatInt(c.id, 10)
+	b := c.body[:0]
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = strconv.AppendInt(b, c.id, 10)
+	b = append(b, `,"method":"tools/call","params":{"name":"`+rssTool+`","arguments":{"text":"`...)
+	b = append(b, text...)
+	b = append(b, `"},"_meta":{"io.modelcontextprotocol/protocolVersion":"`+rssProto+
+		`","io.modelcontextprotocol/clientCapabilities":{}}}}`...)
+	c.body = b
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	h := req.Header
+	h["Content-Type"] = []string{"application/json"}
+	h["Accept"] = []string{"application/json, text/event-stream"}
+	h["Mcp-Protocol-Version"] = []string{rssProto}
+	h["Mcp-Method"] = []string{"tools/call"}
+	h["Mcp-Name"] = []string{rssTool}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("tools/call: HTTP %d: %s", resp.StatusCode, rssTrim(body))
+	}
+	msg, err := rssParse(resp.Header.Get("Content-Type"), body, c.id)
+	if err != nil {
+		return err
+	}
+	if msg.Result == nil || msg.Result.IsError {
+		return fmt.Errorf("tools/call: no result or a tool error: %s", rssTrim(body))
+	}
+	for _, ct := range msg.Result.Content {
+		if ct.Type == "text" && ct.Text == text {
+			return nil
+		}
+	}
+	return fmt.Errorf("tools/call: the answer does not echo %q: %s", text, rssTrim(body))
+}
+
+type rssRPC struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Result *struct {
+		IsError bool `json:"isError"`
+		Content []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		} `json:"content"`
+	} `json:"result"`
+	Error *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// rssParse finds the response to request id in a JSON body or an SSE stream of messages.
+func rssParse(contentType string, body []byte, id int64) (*rssRPC, error) {
+	check := func(data []byte) (*rssRPC, bool, error) {
+		var m rssRPC
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, false, fmt.Errorf("answer is not JSON-RPC: %w: %s", err, rssTrim(data))
+		}
+		if m.Method != "" {
+			return nil, false, nil
+		}
+		if string(m.ID) != strconv.FormatInt(id, 10) {
+			return nil, false, fmt.Errorf("answer has id %s, want %d", m.ID, id)
+		}
+		if m.Error != nil {
+			return nil, false, fmt.Errorf("JSON-RPC error %d: %s", m.Error.Code, m.Error.Message)
+		}
+		return &m, true, nil
+	}
+	if !strings.HasPrefix(contentType, "text/event-stream") {
+		m, ok, err := check(body)
+		if err == nil && !ok {
+			err = fmt.Errorf("answer is not a response: %s", rssTrim(body))
+		}
+		return m, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	var data []byte
+	for more := true; more; {
+		more = sc.Scan()
+		line := sc.Bytes()
+		if more && bytes.HasPrefix(line, []byte("data:")) {
+			if len(data) > 0 {
+				data = append(data, '\n')
+			}
+			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
+			continue
+		}
+		if (!more || len(line) == 0) && len(data) > 0 {
+			m, ok, err := check(data)
+			data = data[:0]
+			if err != nil || ok {
+				return m, err
+			}
+		}
+	}
+	return nil, fmt.Errorf("no response with id %d in the event stream: %s", id, rssTrim(body))
+}
+
+func rssTrim(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}

@@ -1,0 +1,14 @@
+package hub
+
+import (
+	"testing"
+
+	"github.com/mcphub/mcphub/servers/registry"
+	"github.com/mcphub/mcphub/servers/registry/registrytest"
+)
+
+var factory = registry.Factory{Name: "hub", New: New}
+
+func TestConformance(t *testing.T) { registrytest.Conformance(t, factory) }
+
+func TestToolSnapshots(t *testing.T) { registrytest.ToolSnapshots(t, factory) }
