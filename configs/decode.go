@@ -457,9 +457,9 @@ func describeKind(n *yaml.Node) string {
 
 // quoteValue quotes s for a message, shortened to keep messages readable.
 func quoteValue(s string) string {
-	const max = 60
-	if len(s) > max {
-		cut := max
+	const maxLen = 60
+	if len(s) > maxLen {
+		cut := maxLen
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

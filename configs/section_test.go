@@ -134,8 +134,8 @@ func TestServerSectionDecodeProblems(t *testing.T) {
 		body string // the keys of servers.sql, in flow style
 		want string // the problems, sorted by the order found
 	}{
-		{"unknown key", `{nmae: x}`,
-			"servers.sql.nmae: unknown key (known: any, count, depth, list, name, notag, opts, plain, ratio, shared, small, upper, wait, when)"},
+		{"unknown key", `{nome: x}`,
+			"servers.sql.nome: unknown key (known: any, count, depth, list, name, notag, opts, plain, ratio, shared, small, upper, wait, when)"},
 		{"unknown nested key", `{plain: {shared: a, extra: b}}`,
 			"servers.sql.plain.extra: unknown key (known: shared)"},
 		{"map key paths", `{opts: {a: {b: [1]}, "x y": {z: {}}}}`,

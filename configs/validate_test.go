@@ -21,7 +21,7 @@ func TestValidate(t *testing.T) {
 		mutate func(c *Config)
 		want   []string
 	}{
-		{"defaults", func(c *Config) {}, nil},
+		{"defaults", func(*Config) {}, nil},
 		{"loopback ipv6", func(c *Config) { c.Listen = "[::1]:0" }, nil},
 		{"localhost", func(c *Config) { c.Listen = "localhost:8080" }, nil},
 		{"loopback range", func(c *Config) { c.Listen = "127.1.2.3:65535" }, nil},
@@ -235,7 +235,7 @@ auth:
 		"%v":        fmt.Sprintf("%v", cfg),
 		"%+v":       fmt.Sprintf("%+v", cfg),
 		"%#v":       fmt.Sprintf("%#v", cfg.Auth),
-		"%s key":    fmt.Sprintf("%s", cfg.Auth.APIKeys[0]),
+		"%s key":    cfg.Auth.APIKeys[0].String(),
 		"slog":      logged.String(),
 		"validate":  fmt.Sprint(cfg.Validate()),
 		"%v config": fmt.Sprintf("%v", *cfg),

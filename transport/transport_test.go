@@ -71,7 +71,7 @@ func TestCheckHostOrigin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := testGuard(t, tt.mutate)
-			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			r := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/mcp", nil)
 			r.Host = tt.host
 			if tt.origin != "" {
 				r.Header.Set("Origin", tt.origin)
@@ -108,7 +108,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		seen = ""
-		r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+		r := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/mcp", nil)
 		if tt.header != "" {
 			r.Header.Set("Authorization", tt.header)
 		}
@@ -147,7 +147,7 @@ func TestReadBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got = nil
-			r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader(tt.body))
+			r := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/mcp", strings.NewReader(tt.body))
 			if tt.session != "" {
 				r.Header.Set("Mcp-Session-Id", tt.session)
 			}
@@ -162,7 +162,7 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 	// A body whose declared length is over the limit is refused before reading.
-	r := httptest.NewRequest(http.MethodPost, "/mcp", strings.NewReader("{}"))
+	r := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/mcp", strings.NewReader("{}"))
 	r.ContentLength = 1 << 20
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -174,18 +174,18 @@ func TestReadBody(t *testing.T) {
 func TestLimitConcurrency(t *testing.T) {
 	g := testGuard(t, func(c *configs.Config) { c.HTTP.MaxConcurrentRequests = 1 })
 	entered, release := make(chan struct{}), make(chan struct{})
-	h := g.limitConcurrency(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	h := g.limitConcurrency(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		close(entered)
 		<-release
 	}))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/mcp", nil))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/mcp", nil))
 	}()
 	<-entered
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/mcp", nil))
+	h.ServeHTTP(w, httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/mcp", nil))
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 		t.Errorf("got %d, want 503 with Retry-After", w.Code)
 	}
@@ -243,7 +243,7 @@ func TestBoundedEventStore(t *testing.T) {
 func runPump(t *testing.T, input string, limit int64) string {
 	t.Helper()
 	pr, pw := io.Pipe()
-	go pumpLines(strings.NewReader(input), pw, limit, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go pumpLines(strings.NewReader(input), pw, limit, slog.New(slog.DiscardHandler))
 	out, err := io.ReadAll(pr)
 	if err != nil {
 		t.Fatal(err)

@@ -49,10 +49,10 @@ func testBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "mcphub")
-		cmd := exec.Command("go", "build", "-tags", "mcphubtest", "-o", binPath, ".")
+		cmd := exec.CommandContext(context.Background(), "go", "build", "-tags", "mcphubtest", "-o", binPath, ".")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -89,15 +89,17 @@ func (b *syncBuffer) String() string {
 
 // hubProcess is a running `mcphub serve`.
 type hubProcess struct {
-	cmd    *exec.Cmd
-	base   string
-	stderr *syncBuffer
-	done   chan error
+	cmd     *exec.Cmd
+	base    string
+	stderr  *syncBuffer
+	done    chan struct{} // closed when the process has exited, exitErr set
+	exitErr error
 }
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +128,14 @@ func startHub(t *testing.T, extra string, env ...string) *hubProcess {
 	t.Helper()
 	bin := testBinary(t)
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	p := &hubProcess{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, "serve", "--config", writeConfig(t, addr, extra))
+	p := &hubProcess{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.CommandContext(context.Background(), bin, "serve", "--config", writeConfig(t, addr, extra))
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() { p.exitErr = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -148,16 +150,12 @@ func startHub(t *testing.T, extra string, env ...string) *hubProcess {
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if code, _ := httpGet(t, p.base+"/healthz"); code == http.StatusOK {
+			return p
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("hub exited early: %v\n%s", err, p.stderr.String())
+		case <-p.done:
+			t.Fatalf("hub exited early: %v\n%s", p.exitErr, p.stderr.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -184,7 +182,7 @@ func newClient(pc *progressCounter) *sdk.Client {
 		&sdk.ClientOptions{ProgressNotificationHandler: pc.handler})
 }
 
-func connectHTTP(t *testing.T, ctx context.Context, endpoint, version string, pc *progressCounter) *sdk.ClientSession {
+func connectHTTP(ctx context.Context, t *testing.T, endpoint, version string, pc *progressCounter) *sdk.ClientSession {
 	t.Helper()
 	cs, err := newClient(pc).Connect(ctx, &sdk.StreamableClientTransport{Endpoint: endpoint, MaxRetries: -1},
 		&sdk.ClientSessionOptions{ProtocolVersion: version})
@@ -208,7 +206,7 @@ func resultText(res *sdk.CallToolResult) string {
 // exerciseSession runs the checks both transports share: list, call, structured output, bad
 // arguments, progress, panic recovery, output budget, and cancellation. It returns after the
 // cancelled call; the caller checks from outside that the handler stopped.
-func exerciseSession(t *testing.T, ctx context.Context, cs *sdk.ClientSession, pc *progressCounter, version string) {
+func exerciseSession(ctx context.Context, t *testing.T, cs *sdk.ClientSession, pc *progressCounter, version string) {
 	t.Helper()
 	if got := cs.InitializeResult().ProtocolVersion; got != version {
 		t.Errorf("negotiated protocol %q, want %q", got, version)
@@ -316,12 +314,8 @@ func waitProgress(pc *progressCounter, from int64) <-chan struct{} {
 // metricValue returns the value of the first sample of /metrics matching the name and labels.
 func metricValue(t *testing.T, base, name string, labels ...string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	_, body := httpGet(t, base+"/metrics")
+	sc := bufio.NewScanner(bytes.NewReader(body))
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
@@ -358,8 +352,8 @@ func TestIntegrationHTTP(t *testing.T) {
 			defer cancel()
 			cancelledBefore := metricValue(t, p.base, "mcphub_tool_calls_total", `outcome="cancelled"`, `tool="testkit_slow"`)
 			pc := newProgressCounter()
-			cs := connectHTTP(t, ctx, p.base+"/mcp", version, pc)
-			exerciseSession(t, ctx, cs, pc, version)
+			cs := connectHTTP(ctx, t, p.base+"/mcp", version, pc)
+			exerciseSession(ctx, t, cs, pc, version)
 
 			// The handler stopped: the middleware counted the call as cancelled when the handler
 			// returned, and nothing is left running.
@@ -386,7 +380,7 @@ func TestIntegrationHTTP(t *testing.T) {
 			}
 
 			// One server's endpoint serves only its own tools, under the same names.
-			one := connectHTTP(t, ctx, p.base+"/mcp/testkit", version, newProgressCounter())
+			one := connectHTTP(ctx, t, p.base+"/mcp/testkit", version, newProgressCounter())
 			tools, err := one.ListTools(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -413,7 +407,7 @@ func TestIntegrationStdio(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			stderr := &syncBuffer{}
-			cmd := exec.Command(bin, "serve", "--stdio", "--config", writeConfig(t, "127.0.0.1:0", ""))
+			cmd := exec.CommandContext(ctx, bin, "serve", "--stdio", "--config", writeConfig(t, "127.0.0.1:0", ""))
 			cmd.Stderr = stderr
 			pc := newProgressCounter()
 			cs, err := newClient(pc).Connect(ctx, &sdk.CommandTransport{Command: cmd},
@@ -421,7 +415,7 @@ func TestIntegrationStdio(t *testing.T) {
 			if err != nil {
 				t.Fatalf("connect over stdio: %v", err)
 			}
-			exerciseSession(t, ctx, cs, pc, version)
+			exerciseSession(ctx, t, cs, pc, version)
 			eventually(t, "the cancelled call in the log", func() bool {
 				return regexp.MustCompile(`"tool":"testkit_slow"[^\n]*"outcome":"cancelled"`).MatchString(stderr.String())
 			})
@@ -445,7 +439,7 @@ func TestIntegrationStdio(t *testing.T) {
 // rawPost posts body to the hub with the given headers and returns the status and body.
 func rawPost(t *testing.T, url string, body io.Reader, header map[string]string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, body)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,12 +498,7 @@ servers:
 		})
 	}
 
-	resp, err := http.Get(p.base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	code, body := httpGet(t, p.base+"/readyz")
 	var ready struct {
 		Status  string `json:"status"`
 		Servers []struct {
@@ -520,8 +509,8 @@ servers:
 	if err := json.Unmarshal(body, &ready); err != nil {
 		t.Fatalf("readyz body: %v: %s", err, body)
 	}
-	if resp.StatusCode != http.StatusServiceUnavailable || ready.Status != "not ready" {
-		t.Errorf("readyz = %d %q, want 503 not ready", resp.StatusCode, ready.Status)
+	if code != http.StatusServiceUnavailable || ready.Status != "not ready" {
+		t.Errorf("readyz = %d %q, want 503 not ready", code, ready.Status)
 	}
 	found := false
 	for _, s := range ready.Servers {
@@ -591,7 +580,7 @@ func TestIntegrationGracefulShutdown(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			pc := newProgressCounter()
-			cs := connectHTTP(t, ctx, p.base+"/mcp", version, pc)
+			cs := connectHTTP(ctx, t, p.base+"/mcp", version, pc)
 			params := &sdk.CallToolParams{Name: "testkit_slow", Arguments: map[string]any{"steps": 20, "step_ms": 75}}
 			params.SetProgressToken("p")
 			type result struct {
@@ -616,17 +605,54 @@ func TestIntegrationGracefulShutdown(t *testing.T) {
 				t.Fatalf("in-flight call did not finish across SIGTERM: %v %+v", r.err, r.res)
 			}
 			select {
-			case err := <-p.done:
-				if err != nil {
-					t.Errorf("hub exit after SIGTERM: %v", err)
+			case <-p.done:
+				if p.exitErr != nil {
+					t.Errorf("hub exit after SIGTERM: %v", p.exitErr)
 				}
-				p.done <- err // for the cleanup
 			case <-time.After(15 * time.Second):
 				t.Fatal("hub did not exit after SIGTERM")
 			}
-			if _, err := http.Get(p.base + "/healthz"); err == nil {
+			if _, err := tryGet(p.base + "/healthz"); err == nil {
 				t.Error("hub still accepts connections after shutdown")
 			}
 		})
 	}
+}
+
+// tryGet fetches url with a short timeout and returns the status and body.
+func tryGet(url string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
+// httpGet fetches url and returns the status and body; a failed request is status 0.
+func httpGet(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
 }

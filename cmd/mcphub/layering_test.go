@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
 	"strings"
@@ -14,7 +15,7 @@ const module = "github.com/mcphub/mcphub"
 // package; transport/ imports no server package; only the registry and transport import mcp-go's
 // server package; nothing imports cmd/.
 func TestLayering(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "mcphubtest", "-json=ImportPath,Imports,TestImports,XTestImports", module+"/...").Output()
+	out, err := exec.CommandContext(context.Background(), "go", "list", "-tags", "mcphubtest", "-json=ImportPath,Imports,TestImports,XTestImports", module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}

@@ -57,9 +57,6 @@ type fakeServer struct {
 	provision error
 	ready     Readiness
 	closed    *bool
-	section   *struct {
-		Greeting string `yaml:"greeting"`
-	}
 }
 
 func (f *fakeServer) Tools() []Tool                        { return f.tools }
@@ -176,10 +173,10 @@ func buildHub(t *testing.T, cfg *configs.Config, catalog ...Factory) *testHub {
 
 func (th *testHub) call(t *testing.T, server, name string, args map[string]any) *mcp.CallToolResult {
 	t.Helper()
-	return th.callCtx(t, context.Background(), server, name, args)
+	return th.callCtx(context.Background(), t, server, name, args)
 }
 
-func (th *testHub) callCtx(t *testing.T, ctx context.Context, server, name string, args map[string]any) *mcp.CallToolResult {
+func (th *testHub) callCtx(ctx context.Context, t *testing.T, server, name string, args map[string]any) *mcp.CallToolResult {
 	t.Helper()
 	for _, st := range th.hub.Instance(server).ServerTools() {
 		if st.Tool.Name == name {
@@ -298,7 +295,7 @@ func TestMiddlewareCancelled(t *testing.T) {
 	}}))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
-	res := th.callCtx(t, ctx, "fx", "fx_wait", nil)
+	res := th.callCtx(ctx, t, "fx", "fx_wait", nil)
 	if !res.IsError || !strings.Contains(text(res), "cancelled") {
 		t.Errorf("got %q", text(res))
 	}

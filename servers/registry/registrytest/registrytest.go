@@ -70,13 +70,13 @@ func ToolSnapshots(t *testing.T, f registry.Factory) {
 		}
 		got = append(got, '\n')
 		path := filepath.Join("__toolsnaps__", def.Name+".json")
-		want, err := os.ReadFile(path)
+		want, err := os.ReadFile(path) //nolint:gosec // G304: the path is built from the tool name under __toolsnaps__
 		switch {
 		case update || (os.IsNotExist(err) && !inCI):
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(path, got, 0o644); err != nil {
+			if err := os.WriteFile(path, got, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if !update {
