@@ -70,8 +70,8 @@ type HTTPConfig struct {
 	// HeartbeatInterval is how often an idle event stream gets a keep-alive. The default is
 	// 25s.
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
-	// MaxConcurrentRequests is how many HTTP requests are served at once; more wait. The
-	// default is 512.
+	// MaxConcurrentRequests is how many MCP requests (open streams included) are served at
+	// once; more are refused with 503 and Retry-After rather than queued. The default is 512.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
 }
 
@@ -83,8 +83,8 @@ type LimitsConfig struct {
 	// OutputBudgetBytes is the largest result of a tool that declares no budget of its own,
 	// at least 1024. The default is 65536.
 	OutputBudgetBytes int `yaml:"output_budget_bytes"`
-	// MaxConcurrentCalls is how many tool calls run at once across the hub; more wait. The
-	// default is 64.
+	// MaxConcurrentCalls is how many tool calls run at once across the hub; more wait, up to
+	// their own deadline, then get a "busy" error result. The default is 64.
 	MaxConcurrentCalls int `yaml:"max_concurrent_calls"`
 }
 
