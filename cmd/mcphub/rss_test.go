@@ -80,13 +80,16 @@ func TestBenchRSS(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes when the process is gone; waitErr is then its exit status.
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
 			_ = cmd.Process.Kill() // only our own child, by its PID
 			<-exited
+			t.Logf("mcphub (pid %d) stopped: %v", pid, waitErr)
 		}
 	})
 
@@ -136,13 +139,13 @@ func TestBenchRSS(t *testing.T) {
 	}
 	var exitErr error
 	select {
-	case exitErr = <-exited:
-		stopped = true
+	case <-exited:
+		exitErr, stopped = waitErr, true
 	case <-time.After(40 * time.Second):
 		t.Errorf("mcphub (pid %d) did not exit within 40s of SIGTERM; killing it", pid)
 		_ = cmd.Process.Kill()
-		exitErr = <-exited
-		stopped = true
+		<-exited
+		exitErr, stopped = waitErr, true
 	}
 
 	var out strings.Builder
@@ -193,12 +196,12 @@ func rssFreeAddr(t *testing.T) string {
 	return addr
 }
 
-func rssWaitHealthy(ctx context.Context, hc *http.Client, url string, exited <-chan error) error {
+func rssWaitHealthy(ctx context.Context, hc *http.Client, url string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("mcphub exited before serving: %v", err)
+		case <-exited:
+			return errors.New("mcphub exited before serving (see its stderr)")
 		default:
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
