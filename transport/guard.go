@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mcphub/mcphub/configs"
 	"github.com/mcphub/mcphub/servers/registry"
@@ -181,11 +182,17 @@ func (g *guard) readBody(next http.Handler) http.Handler {
 			g.reject(w, http.StatusRequestEntityTooLarge, "body_size", tooLarge(g.maxBody))
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, g.maxBody+1))
+		buf := bodyBuffers.Get().(*bytes.Buffer)
+		defer putBodyBuffer(buf)
+		if r.ContentLength > 0 {
+			buf.Grow(int(r.ContentLength) + 1)
+		}
+		_, err := buf.ReadFrom(io.LimitReader(r.Body, g.maxBody+1))
 		if err != nil {
 			g.reject(w, http.StatusBadRequest, "body_read", "reading the request body: "+err.Error())
 			return
 		}
+		body := buf.Bytes()
 		if int64(len(body)) > g.maxBody {
 			g.reject(w, http.StatusRequestEntityTooLarge, "body_size", tooLarge(g.maxBody))
 			return
@@ -195,10 +202,26 @@ func (g *guard) readBody(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusAccepted)
 			return
 		}
+		// mcp-go reads the whole body into its own slice before handling it, so the pooled
+		// buffer is free again once the handler returns.
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bodyBuffers recycles request-body buffers; bodies over maxPooledBody are not kept, so one
+// large request does not pin its memory.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 64 << 10
+
+func putBodyBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBody {
+		return
+	}
+	b.Reset()
+	bodyBuffers.Put(b)
 }
 
 func tooLarge(limit int64) string {

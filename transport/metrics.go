@@ -3,6 +3,7 @@ package transport
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -17,6 +18,8 @@ type httpMetrics struct {
 	inFlight prometheus.Gauge
 	sessions *prometheus.GaugeVec
 	rejected *prometheus.CounterVec
+
+	durations sync.Map // route -> prometheus.Observer
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -47,6 +50,17 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// routeDuration returns the duration observer of a route, resolved once per route: routes are
+// the router's fixed patterns, so the cache stays small.
+func (m *httpMetrics) routeDuration(route string) prometheus.Observer {
+	if o, ok := m.durations.Load(route); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.duration.WithLabelValues(route)
+	m.durations.Store(route, o)
+	return o
+}
+
 // instrument counts and times every request by its chi route pattern (bounded cardinality).
 // chi's WrapResponseWriter keeps http.Flusher, which mcp-go needs to stream.
 func (m *httpMetrics) instrument(next http.Handler) http.Handler {
@@ -65,7 +79,7 @@ func (m *httpMetrics) instrument(next http.Handler) http.Handler {
 				code = http.StatusOK
 			}
 			m.requests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(code)).Inc()
-			m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			m.routeDuration(route).Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(ww, r)
 	})

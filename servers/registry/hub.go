@@ -247,7 +247,8 @@ func (h *Hub) wrap(serverName string, t Tool, limits callLimits, logger *slog.Lo
 		schema:  schema,
 		hub:     limits.slots,
 		metrics: h.metrics.forTool(serverName, def.Name),
-		logger:  logger,
+		// The tool's name is formatted once here rather than on every call's log line.
+		logger:  logger.With(slog.String("tool", def.Name)),
 		running: &h.running,
 	}
 	if t.Timeout > 0 {

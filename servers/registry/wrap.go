@@ -80,28 +80,48 @@ func compileInputSchema(def mcp.Tool) (*jsonschema.Schema, error) {
 }
 
 // validateArguments checks the call's arguments against the compiled input schema and returns
-// a message a model can act on, or "" when they are valid.
+// a message a model can act on, or "" when they are valid. Arguments that mcp-go decoded from
+// JSON (maps, slices, float64, string, bool, nil) are validated as they are; anything else is
+// re-encoded first, so that the validator only ever sees JSON values.
 func (w *wrapped) validateArguments(args any) string {
-	var raw []byte
+	var val any
 	switch v := args.(type) {
 	case nil:
-		raw = []byte("{}")
-	case json.RawMessage:
-		raw = v
-	default:
-		var err error
-		if raw, err = json.Marshal(v); err != nil {
-			return "arguments are not valid JSON: " + err.Error()
+		val = map[string]any{}
+	case map[string]any:
+		if !isJSONValue(v, 0) {
+			return w.validateEncoded(v)
 		}
+		val = v
+	case json.RawMessage:
+		return w.validateRaw(v)
+	default:
+		return w.validateEncoded(v)
 	}
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+	return w.validateValue(val)
+}
+
+func (w *wrapped) validateEncoded(v any) string {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "arguments are not valid JSON: " + err.Error()
+	}
+	return w.validateRaw(raw)
+}
+
+func (w *wrapped) validateRaw(raw []byte) string {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		raw = []byte("{}")
 	}
 	val, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return "arguments are not valid JSON: " + err.Error()
 	}
-	err = w.schema.Validate(val)
+	return w.validateValue(val)
+}
+
+func (w *wrapped) validateValue(val any) string {
+	err := w.schema.Validate(val)
 	if err == nil {
 		return ""
 	}
@@ -112,6 +132,36 @@ func (w *wrapped) validateArguments(args any) string {
 	var parts []string
 	collectValidation(verr, &parts)
 	return strings.Join(parts, "; ")
+}
+
+// maxJSONDepth bounds isJSONValue's recursion; deeper arguments take the re-encoding path, whose
+// decoder has its own limits.
+const maxJSONDepth = 64
+
+// isJSONValue reports whether v holds only the types encoding/json decodes into.
+func isJSONValue(v any, depth int) bool {
+	if depth > maxJSONDepth {
+		return false
+	}
+	switch x := v.(type) {
+	case nil, string, bool, float64, json.Number:
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !isJSONValue(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, e := range x {
+			if !isJSONValue(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // englishPrinter renders schema validation messages; models read English best.
@@ -298,10 +348,9 @@ func (w *wrapped) log(ctx context.Context, info *CallInfo, outcome, detail strin
 	if !w.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs,
 		slog.String("request_id", info.RequestID),
-		slog.String("tool", info.Tool),
 		slog.String("identity", Identity(ctx)),
 		slog.String("outcome", outcome),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
