@@ -34,9 +34,10 @@ test-short: ## go test -short ./... (no set-up; integration tests skip)
 lint: tools ## golangci-lint run ./... (pinned version, see .golangci.yml)
 	$(GOLANGCI_LINT) run ./...
 
-bench: ## benchmarks, then the transport benchmark report (MCPHUB_BENCH=1)
+bench: ## benchmarks, then the side-by-side reports: hub vs bare mcp-go, and the binary's memory (MCPHUB_BENCH=1)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchReport' -v -count=1 ./transport/...
+	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchRSS' -v -count=1 ./cmd/mcphub/
 
 check: ## gofmt, go vet, go mod verify, lint and the import-layering test
 	@unformatted="$$($(GOFMT) -l .)"; \
