@@ -674,3 +674,108 @@ func checkNoRace(t *testing.T, stderr string) {
 		t.Errorf("the hub process reported a data race:\n%s", stderr)
 	}
 }
+
+// TestIntegrationStdioLimits sends raw lines to the stdio transport: a message over the size
+// limit gets an error answer for its id (not silence), and the session carries on.
+func TestIntegrationStdioLimits(t *testing.T) {
+	bin := testBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--stdio", "--config",
+		writeConfig(t, "127.0.0.1:0", "http: {max_body_bytes: 4096}\n"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+		checkNoRace(t, stderr.String())
+	}()
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	send := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(stdin, s+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func() map[string]any {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("stdout ended: %v\nstderr: %s", lines.Err(), stderr.String())
+		}
+		var msg map[string]any
+		if err := json.Unmarshal(lines.Bytes(), &msg); err != nil {
+			t.Fatalf("stdout carried a non-JSON line %q", lines.Text())
+		}
+		return msg
+	}
+
+	send(initializeBody)
+	if msg := next(); msg["result"] == nil {
+		t.Fatalf("initialize: %v", msg)
+	}
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	send(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"testkit_echo","arguments":{"text":"` + strings.Repeat("a", 10000) + `"}}}`)
+	msg := next()
+	if msg["id"] != float64(7) || msg["error"] == nil || !strings.Contains(fmt.Sprint(msg["error"]), "message_larger_than_4096_bytes") {
+		t.Errorf("oversized message: want an error for id 7 naming the limit, got %v", msg)
+	}
+	send(`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"testkit_echo","arguments":{"text":"still here"}}}`)
+	if msg := next(); msg["id"] != float64(8) || !strings.Contains(fmt.Sprint(msg["result"]), "still here") {
+		t.Errorf("after the oversized message: %v", msg)
+	}
+	if !strings.Contains(stderr.String(), "larger than the limit") {
+		t.Errorf("the refusal is not logged:\n%s", stderr.String())
+	}
+}
+
+// TestIntegrationStdioShutdown: SIGTERM lets the running call finish on stdio too.
+func TestIntegrationStdioShutdown(t *testing.T) {
+	bin := testBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stderr := &syncBuffer{}
+	cmd := exec.CommandContext(ctx, bin, "serve", "--stdio", "--config", writeConfig(t, "127.0.0.1:0", ""))
+	cmd.Stderr = stderr
+	pc := newProgressCounter()
+	cs, err := newClient(pc).Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	params := &sdk.CallToolParams{Name: "testkit_slow", Arguments: map[string]any{"steps": 15, "step_ms": 80}}
+	params.SetProgressToken("s")
+	type result struct {
+		res *sdk.CallToolResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := cs.CallTool(ctx, params)
+		done <- result{res, err}
+	}()
+	select {
+	case <-pc.first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call did not start")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.res.IsError || !strings.Contains(resultText(r.res), "done: 15 steps") {
+		t.Fatalf("in-flight call did not finish across SIGTERM: %v %+v\n%s", r.err, r.res, stderr.String())
+	}
+	checkNoRace(t, stderr.String())
+}
