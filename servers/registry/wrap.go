@@ -223,11 +223,11 @@ func (w *wrapped) handle(parent context.Context, req mcp.CallToolRequest) (*mcp.
 // its slots and the in-flight gauge until it really returns, so the figures stay honest.
 func (w *wrapped) run(ctx, parent context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, string, string) {
 	if !acquire(ctx, w.hub) {
-		return w.stopped(ctx, parent, "waiting for a free slot (the hub runs limits.max_concurrent_calls calls at once)")
+		return w.stopped(parent, true, "waiting for a free slot (the hub runs limits.max_concurrent_calls calls at once)")
 	}
 	if w.own != nil && !acquire(ctx, w.own) {
 		<-w.hub
-		return w.stopped(ctx, parent, "waiting for a free slot (this tool runs a limited number of calls at once)")
+		return w.stopped(parent, true, "waiting for a free slot (this tool runs a limited number of calls at once)")
 	}
 	w.running.Add(1)
 	w.metrics.inFlight.Inc()
@@ -270,7 +270,7 @@ func (w *wrapped) run(ctx, parent context.Context, req mcp.CallToolRequest) (*mc
 			return r.res, OutcomeOK, ""
 		}
 	case <-ctx.Done():
-		return w.stopped(ctx, parent, "running")
+		return w.stopped(parent, false, "running")
 	}
 }
 
@@ -281,16 +281,16 @@ func errText(r handlerResult) string {
 	return ""
 }
 
-// stopped is the result of a call stopped by its deadline or its client while in the given stage.
-func (w *wrapped) stopped(ctx, parent context.Context, stage string) (*mcp.CallToolResult, string, string) {
+// stopped is the result of a call stopped by its deadline or its client, either while waiting
+// for a slot or while running; stage says which, for the log.
+func (w *wrapped) stopped(parent context.Context, waiting bool, stage string) (*mcp.CallToolResult, string, string) {
 	if parent.Err() != nil {
 		return cancelledResult(w.def.Name), OutcomeCancelled, stage
 	}
-	if strings.HasPrefix(stage, "waiting") {
+	if waiting {
 		return mcp.NewToolResultError(fmt.Sprintf("%s did not start within its time limit of %s: the hub is busy; try again shortly",
 			w.def.Name, w.timeout)), OutcomeBusy, stage
 	}
-	_ = ctx
 	return w.timeoutResult(), OutcomeTimeout, stage
 }
 
