@@ -52,6 +52,7 @@ type Hub struct {
 	logger    *slog.Logger
 	metrics   *Metrics
 	running   atomic.Int64
+	calls     *callLog
 	closeOnce sync.Once
 }
 
@@ -166,7 +167,7 @@ func Build(ctx context.Context, opts Options) (*Hub, error) {
 		return nil, err
 	}
 	cfg := opts.Config
-	h := &Hub{logger: opts.Logger, metrics: opts.Metrics}
+	h := &Hub{logger: opts.Logger, metrics: opts.Metrics, calls: newCallLog()}
 	limits := callLimits{
 		timeout: cfg.Limits.ToolTimeout.D(),
 		budget:  cfg.Limits.OutputBudgetBytes,
@@ -249,6 +250,7 @@ func (h *Hub) wrap(serverName string, t Tool, limits callLimits, logger *slog.Lo
 		metrics: h.metrics.forTool(serverName, def.Name),
 		// The tool's name is formatted once here rather than on every call's log line.
 		logger:  logger.With(slog.String("tool", def.Name)),
+		calls:   h.calls,
 		running: &h.running,
 	}
 	if t.Timeout > 0 {
@@ -361,10 +363,15 @@ func (h *Hub) WaitIdle(ctx context.Context) bool {
 	return true
 }
 
-// Close closes the servers in reverse order, each once, and returns their errors joined.
+// SyncLogs waits until the log lines of calls that have returned are written, or ctx ends.
+func (h *Hub) SyncLogs(ctx context.Context) { h.calls.sync(ctx) }
+
+// Close closes the servers in reverse order, each once, and returns their errors joined. The
+// call log is written out last, so that calls the servers end while closing are logged too.
 func (h *Hub) Close(ctx context.Context) error {
 	var errs []error
 	h.closeOnce.Do(func() {
+		defer h.calls.close()
 		for _, in := range slices.Backward(h.instances) {
 			c, ok := in.srv.(io.Closer)
 			if !ok || in.provisionErr != nil {

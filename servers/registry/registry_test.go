@@ -276,6 +276,7 @@ func TestMiddlewareOutcomes(t *testing.T) {
 	if got := th.hub.Running(); got != 1 {
 		t.Errorf("running = %d, want 1 (the abandoned handler)", got)
 	}
+	th.hub.SyncLogs(context.Background())
 	logs := th.logs.String()
 	for _, want := range []string{`"outcome":"panic"`, `"detail":"panic: boom`, `"outcome":"timeout"`, `"error":"no such row"`, `"request_id":"`} {
 		if !strings.Contains(logs, want) {

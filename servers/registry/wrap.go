@@ -42,6 +42,7 @@ type wrapped struct {
 	own     chan struct{} // nil: only the hub-wide limit
 	metrics *toolMetrics
 	logger  *slog.Logger
+	calls   *callLog
 	running *atomic.Int64
 }
 
@@ -370,7 +371,7 @@ func (w *wrapped) log(ctx context.Context, info *CallInfo, outcome, detail strin
 			attrs = append(attrs, slog.String("error", truncateUTF8(text, 300)))
 		}
 	}
-	w.logger.LogAttrs(context.WithoutCancel(ctx), level, "tool call", attrs...)
+	w.calls.write(w.logger, level, "tool call", attrs)
 }
 
 func firstText(res *mcp.CallToolResult) (string, bool) {
