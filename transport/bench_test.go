@@ -1,16 +1,13 @@
 package transport
 
 // Benchmarks of one tool call through the whole hub against the same tool on a bare mcp-go
-// server, both over a real loopback TCP listener and a plain net/http client, at both protocol
-// generations. BenchmarkToolCall reports ns/op and allocs (client included, the same client for
-// both sides); TestBenchReport (MCPHUB_BENCH=1) runs the two sides interleaved in one process and
+// server, both over a real loopback TCP listener and a plain net/http client (internal/mcpload),
+// at both protocol generations. BenchmarkToolCall reports ns/op and allocs (client included, the
+// same client for both sides); TestBenchReport (MCPHUB_BENCH=1) runs the two sides interleaved in one process and
 // prints throughput and latency side by side against the target.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,13 +30,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mcphub/mcphub/configs"
+	"github.com/mcphub/mcphub/internal/mcpload"
 	"github.com/mcphub/mcphub/servers/registry"
 )
 
 const (
-	benchModern = "2026-07-28" // stateless core: _meta + Mcp-Method/Mcp-Name headers, no session
-	benchLegacy = "2025-11-25" // initialize once, then Mcp-Session-Id on every call
-	benchTool   = "bench_echo"
+	benchTool = "bench_echo"
 
 	// The target: the hub may cost at most 15% more than bare mcp-go.
 	benchTargetRPS = 0.87
@@ -121,226 +117,34 @@ func startBenchBare(tb testing.TB) string {
 
 // newBenchHTTPClient is the keep-alive client every benchmark client shares.
 func newBenchHTTPClient(tb testing.TB) *http.Client {
-	tr := &http.Transport{
-		MaxIdleConns:        512,
-		MaxIdleConnsPerHost: 256,
-		MaxConnsPerHost:     0,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
-	}
-	tb.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	hc := mcpload.NewHTTPClient(256)
+	tb.Cleanup(hc.CloseIdleConnections)
+	return hc
 }
 
-// benchClient is one MCP client (one session, for legacy) over plain HTTP; not for concurrent use.
+// benchClient is one MCP client (one session, for legacy) calling the echo tool with a text
+// unique across clients; not for concurrent use.
 type benchClient struct {
-	hc      *http.Client
-	url     string
-	tool    string
-	proto   string
-	prefix  string
-	session string
-	id      int64
-	body    []byte
+	*mcpload.Client
+	prefix string
+	n      int64
 }
 
 var benchClientSeq atomic.Int64
 
 func newBenchClient(ctx context.Context, hc *http.Client, url, tool, proto string) (*benchClient, error) {
-	c := &benchClient{hc: hc, url: url, tool: tool, proto: proto,
-		prefix: "echo-" + strconv.FormatInt(benchClientSeq.Add(1), 10) + "-"}
-	if proto == benchModern {
-		return c, nil
-	}
-	// Legacy: initialize, keep the session id, confirm with notifications/initialized.
-	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"` + proto +
-		`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`
-	a, err := c.post(ctx, []byte(init), nil)
+	c, err := mcpload.Dial(ctx, hc, url, tool, proto, nil)
 	if err != nil {
-		return nil, fmt.Errorf("initialize: %w", err)
+		return nil, err
 	}
-	if a.status != http.StatusOK {
-		return nil, fmt.Errorf("initialize: HTTP %d: %s", a.status, benchTrim(a.body))
-	}
-	if _, err := benchParse(a.header.Get("Content-Type"), a.body, 0); err != nil {
-		return nil, fmt.Errorf("initialize: %w", err)
-	}
-	c.session = a.header.Get("Mcp-Session-Id")
-	if c.session == "" {
-		return nil, errors.New("initialize: no Mcp-Session-Id in the answer")
-	}
-	a, err = c.post(ctx, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), nil)
-	if err != nil {
-		return nil, fmt.Errorf("notifications/initialized: %w", err)
-	}
-	if a.status != http.StatusAccepted {
-		return nil, fmt.Errorf("notifications/initialized: HTTP %d: %s", a.status, benchTrim(a.body))
-	}
-	return c, nil
+	return &benchClient{Client: c, prefix: "echo-" + strconv.FormatInt(benchClientSeq.Add(1), 10) + "-"}, nil
 }
 
-// benchAnswer is an HTTP answer, read in full.
-type benchAnswer struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// post sends one JSON-RPC message with the headers of the client's protocol generation.
-func (c *benchClient) post(ctx context.Context, payload []byte, mcpName *string) (benchAnswer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(payload))
-	if err != nil {
-		return benchAnswer{}, err
-	}
-	h := req.Header
-	h["Content-Type"] = []string{"application/json"}
-	h["Accept"] = []string{"application/json, text/event-stream"}
-	if c.proto == benchModern {
-		h["Mcp-Protocol-Version"] = []string{c.proto}
-		h["Mcp-Method"] = []string{"tools/call"}
-		if mcpName != nil {
-			h["Mcp-Name"] = []string{*mcpName}
-		}
-	} else if c.session != "" {
-		h["Mcp-Session-Id"] = []string{c.session}
-		h["Mcp-Protocol-Version"] = []string{c.proto}
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return benchAnswer{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return benchAnswer{}, err
-	}
-	return benchAnswer{status: resp.StatusCode, header: resp.Header, body: body}, nil
-}
-
-// call makes one tools/call and checks the answer: HTTP 200, a JSON-RPC result (as JSON or in
-// an SSE stream) with no error whose text is the text sent.
+// call makes one echo call and checks that the text sent comes back.
 func (c *benchClient) call(ctx context.Context) error {
-	c.id++
-	text := c.prefix + strconv.FormatInt(c.id, 10)
-	b := c.body[:0]
-	b = append(b, `{"jsonrpc":"2.0","id":`...)
-	b = strconv.AppendInt(b, c.id, 10)
-	b = append(b, `,"method":"tools/call","params":{"name":"`...)
-	b = append(b, c.tool...)
-	b = append(b, `","arguments":{"text":"`...)
-	b = append(b, text...)
-	b = append(b, `"}`...)
-	if c.proto == benchModern {
-		b = append(b, `,"_meta":{"io.modelcontextprotocol/protocolVersion":"`...)
-		b = append(b, c.proto...)
-		b = append(b, `","io.modelcontextprotocol/clientCapabilities":{}}`...)
-	}
-	b = append(b, `}}`...)
-	c.body = b
-
-	a, err := c.post(ctx, b, &c.tool)
-	if err != nil {
-		return err
-	}
-	body := a.body
-	if a.status != http.StatusOK {
-		return fmt.Errorf("tools/call: HTTP %d: %s", a.status, benchTrim(body))
-	}
-	msg, err := benchParse(a.header.Get("Content-Type"), body, c.id)
-	if err != nil {
-		return err
-	}
-	if msg.Result == nil {
-		return fmt.Errorf("tools/call: no result: %s", benchTrim(body))
-	}
-	if msg.Result.IsError {
-		return fmt.Errorf("tools/call: tool error: %s", benchTrim(body))
-	}
-	for _, ct := range msg.Result.Content {
-		if ct.Type == "text" && ct.Text == text {
-			return nil
-		}
-	}
-	return fmt.Errorf("tools/call: the answer does not echo %q: %s", text, benchTrim(body))
-}
-
-type benchRPC struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Result *struct {
-		IsError bool `json:"isError"`
-		Content []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		} `json:"content"`
-	} `json:"result"`
-	Error *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// benchParse finds the response to request id in a JSON body or an SSE stream of messages.
-func benchParse(contentType string, body []byte, id int64) (*benchRPC, error) {
-	check := func(data []byte) (*benchRPC, bool, error) {
-		var m benchRPC
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, false, fmt.Errorf("answer is not JSON-RPC: %w: %s", err, benchTrim(data))
-		}
-		if m.Method != "" { // a notification or server request on the stream
-			return nil, false, nil
-		}
-		if string(m.ID) != strconv.FormatInt(id, 10) {
-			return nil, false, fmt.Errorf("answer has id %s, want %d", m.ID, id)
-		}
-		if m.Error != nil {
-			return nil, false, fmt.Errorf("JSON-RPC error %d: %s", m.Error.Code, m.Error.Message)
-		}
-		return &m, true, nil
-	}
-	if strings.HasPrefix(contentType, "text/event-stream") {
-		sc := bufio.NewScanner(bytes.NewReader(body))
-		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-		var data []byte
-		flush := func() (*benchRPC, bool, error) {
-			if len(data) == 0 {
-				return nil, false, nil
-			}
-			m, ok, err := check(data)
-			data = data[:0]
-			return m, ok, err
-		}
-		for sc.Scan() {
-			line := sc.Bytes()
-			switch {
-			case len(line) == 0:
-				if m, ok, err := flush(); err != nil || ok {
-					return m, err
-				}
-			case bytes.HasPrefix(line, []byte("data:")):
-				if len(data) > 0 {
-					data = append(data, '\n')
-				}
-				data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
-			}
-		}
-		if m, ok, err := flush(); err != nil || ok {
-			return m, err
-		}
-		return nil, fmt.Errorf("no response with id %d in the event stream: %s", id, benchTrim(body))
-	}
-	m, ok, err := check(body)
-	if err == nil && !ok {
-		err = fmt.Errorf("answer is not a response: %s", benchTrim(body))
-	}
-	return m, err
-}
-
-func benchTrim(b []byte) string {
-	if len(b) > 300 {
-		return string(b[:300]) + "…"
-	}
-	return string(b)
+	c.n++
+	text := c.prefix + strconv.FormatInt(c.n, 10)
+	return c.Call(ctx, map[string]any{"text": text}, text)
 }
 
 var benchSides = []struct {
@@ -352,8 +156,8 @@ var benchSides = []struct {
 }
 
 var benchProtos = []struct{ name, version string }{
-	{"modern", benchModern},
-	{"legacy", benchLegacy},
+	{"modern", mcpload.Modern},
+	{"legacy", mcpload.Legacy},
 }
 
 // BenchmarkToolCall is one call at a time over one keep-alive connection.

@@ -6,9 +6,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,13 +22,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcphub/mcphub/internal/mcpload"
 )
 
 const (
 	rssCalls   = 100_000
 	rssClients = 8
 	rssTool    = "testkit_echo"
-	rssProto   = "2026-07-28"
+	rssProto   = mcpload.Modern
 	rssIdle    = 2 * time.Second
 	rssSettle  = 15 * time.Second
 	// The target: under 40 MB idle, and back near idle once the load is over.
@@ -94,10 +94,7 @@ func TestBenchRSS(t *testing.T) {
 	})
 
 	base := "http://" + addr
-	hc := &http.Client{
-		Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute},
-		Timeout:   30 * time.Second,
-	}
+	hc := mcpload.NewHTTPClient(64)
 	if err := rssWaitHealthy(ctx, hc, base+"/healthz", exited); err != nil {
 		t.Fatalf("%v\nstderr:\n%s", err, rssTail(stderrPath))
 	}
@@ -111,10 +108,15 @@ func TestBenchRSS(t *testing.T) {
 	errs := make([]error, rssClients)
 	var wg sync.WaitGroup
 	for i := range rssClients {
-		c := &rssClient{hc: hc, url: base + "/mcp/testkit", prefix: "rss-" + strconv.Itoa(i) + "-"}
+		c, err := mcpload.Dial(ctx, hc, base+"/mcp/testkit", rssTool, rssProto, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := "rss-" + strconv.Itoa(i) + "-"
 		wg.Go(func() {
-			for next.Add(1) <= rssCalls {
-				if err := c.call(ctx); err != nil {
+			for n := next.Add(1); n <= rssCalls; n = next.Add(1) {
+				text := prefix + strconv.FormatInt(n, 10)
+				if err := c.Call(ctx, map[string]any{"text": text}, text); err != nil {
 					errs[i] = err
 					return
 				}
@@ -283,137 +285,6 @@ func rssTail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-// rssClient is the plain-HTTP MCP client of the transport benchmarks (transport/bench_test.go),
-// modern protocol only; not for concurrent use.
-type rssClient struct {
-	hc     *http.Client
-	url    string
-	prefix string
-	id     int64
-	body   []byte
-}
-
-func (c *rssClient) call(ctx context.Context) error {
-	c.id++
-	text := c.prefix + strconv.FormatInt(c.id, 10)
-	b := c.body[:0]
-	b = append(b, `{"jsonrpc":"2.0","id":`...)
-	b = strconv.AppendInt(b, c.id, 10)
-	b = append(b, `,"method":"tools/call","params":{"name":"`+rssTool+`","arguments":{"text":"`...)
-	b = append(b, text...)
-	b = append(b, `"},"_meta":{"io.modelcontextprotocol/protocolVersion":"`+rssProto+
-		`","io.modelcontextprotocol/clientCapabilities":{}}}}`...)
-	c.body = b
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	h := req.Header
-	h["Content-Type"] = []string{"application/json"}
-	h["Accept"] = []string{"application/json, text/event-stream"}
-	h["Mcp-Protocol-Version"] = []string{rssProto}
-	h["Mcp-Method"] = []string{"tools/call"}
-	h["Mcp-Name"] = []string{rssTool}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("tools/call: HTTP %d: %s", resp.StatusCode, rssTrim(body))
-	}
-	msg, err := rssParse(resp.Header.Get("Content-Type"), body, c.id)
-	if err != nil {
-		return err
-	}
-	if msg.Result == nil || msg.Result.IsError {
-		return fmt.Errorf("tools/call: no result or a tool error: %s", rssTrim(body))
-	}
-	for _, ct := range msg.Result.Content {
-		if ct.Type == "text" && ct.Text == text {
-			return nil
-		}
-	}
-	return fmt.Errorf("tools/call: the answer does not echo %q: %s", text, rssTrim(body))
-}
-
-type rssRPC struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Result *struct {
-		IsError bool `json:"isError"`
-		Content []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		} `json:"content"`
-	} `json:"result"`
-	Error *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// rssParse finds the response to request id in a JSON body or an SSE stream of messages.
-func rssParse(contentType string, body []byte, id int64) (*rssRPC, error) {
-	check := func(data []byte) (*rssRPC, bool, error) {
-		var m rssRPC
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, false, fmt.Errorf("answer is not JSON-RPC: %w: %s", err, rssTrim(data))
-		}
-		if m.Method != "" {
-			return nil, false, nil
-		}
-		if string(m.ID) != strconv.FormatInt(id, 10) {
-			return nil, false, fmt.Errorf("answer has id %s, want %d", m.ID, id)
-		}
-		if m.Error != nil {
-			return nil, false, fmt.Errorf("JSON-RPC error %d: %s", m.Error.Code, m.Error.Message)
-		}
-		return &m, true, nil
-	}
-	if !strings.HasPrefix(contentType, "text/event-stream") {
-		m, ok, err := check(body)
-		if err == nil && !ok {
-			err = fmt.Errorf("answer is not a response: %s", rssTrim(body))
-		}
-		return m, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-	var data []byte
-	for more := true; more; {
-		more = sc.Scan()
-		line := sc.Bytes()
-		if more && bytes.HasPrefix(line, []byte("data:")) {
-			if len(data) > 0 {
-				data = append(data, '\n')
-			}
-			data = append(data, bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("data:")), []byte(" "))...)
-			continue
-		}
-		if (!more || len(line) == 0) && len(data) > 0 {
-			m, ok, err := check(data)
-			data = data[:0]
-			if err != nil || ok {
-				return m, err
-			}
-		}
-	}
-	return nil, fmt.Errorf("no response with id %d in the event stream: %s", id, rssTrim(body))
-}
-
-func rssTrim(b []byte) string {
-	if len(b) > 300 {
-		return string(b[:300]) + "…"
 	}
 	return string(b)
 }
