@@ -182,6 +182,15 @@ func (g *guard) readBody(next http.Handler) http.Handler {
 			g.reject(w, http.StatusRequestEntityTooLarge, "body_size", tooLarge(g.maxBody))
 			return
 		}
+		// A request of a session with a declared length within the limit needs no look at
+		// its body: net/http never reads past the declared length, and mcp-go scopes a
+		// session's cancellations to that session (even a made-up session id only reaches
+		// itself). Headers cannot vouch for sessionless bodies: mcp-go checks Mcp-Method
+		// against the body only for bodies that declare 2026-07-28.
+		if r.ContentLength >= 0 && r.Header.Get("Mcp-Session-Id") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		buf := bodyBuffers.Get().(*bytes.Buffer)
 		defer putBodyBuffer(buf)
 		if r.ContentLength > 0 {
@@ -198,8 +207,7 @@ func (g *guard) readBody(next http.Handler) http.Handler {
 			return
 		}
 		if r.Header.Get("Mcp-Session-Id") == "" && isCancelledNotification(body) {
-			g.metrics.rejected.WithLabelValues("sessionless_cancel").Inc()
-			w.WriteHeader(http.StatusAccepted)
+			g.dropCancel(w)
 			return
 		}
 		// mcp-go reads the whole body into its own slice before handling it, so the pooled
@@ -222,6 +230,12 @@ func putBodyBuffer(b *bytes.Buffer) {
 	}
 	b.Reset()
 	bodyBuffers.Put(b)
+}
+
+// dropCancel accepts a sessionless notifications/cancelled without passing it on.
+func (g *guard) dropCancel(w http.ResponseWriter) {
+	g.metrics.rejected.WithLabelValues("sessionless_cancel").Inc()
+	w.WriteHeader(http.StatusAccepted)
 }
 
 func tooLarge(limit int64) string {

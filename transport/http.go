@@ -93,7 +93,13 @@ func NewHTTP(opts Options) *HTTP {
 	r.Group(func(r chi.Router) {
 		r.Use(g.authenticate, g.limitConcurrency, g.readBody)
 		r.Handle("/mcp", h.all)
-		r.Handle("/mcp/{server}", http.HandlerFunc(h.serveOne))
+		// One static route per server: chi matches them without URL parameters, and the
+		// pattern names the server in the request metrics. The parameter route only answers
+		// for names this hub does not serve.
+		for _, name := range h.names {
+			r.Handle("/mcp/"+name, h.byServer[name])
+		}
+		r.Handle("/mcp/{server}", http.HandlerFunc(h.serveUnknown))
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusNotFound, "no such endpoint "+strconv.Quote(r.URL.Path)+"; MCP is served at /mcp and /mcp/{server}")
@@ -108,14 +114,9 @@ func NewHTTP(opts Options) *HTTP {
 // Handler returns the HTTP handler, for tests and for embedding.
 func (h *HTTP) Handler() http.Handler { return h.router }
 
-func (h *HTTP) serveOne(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "server")
-	s, ok := h.byServer[name]
-	if !ok {
-		jsonError(w, http.StatusNotFound, "unknown server "+strconv.Quote(name)+"; this hub serves: "+strings.Join(h.names, ", "))
-		return
-	}
-	s.ServeHTTP(w, r)
+func (h *HTTP) serveUnknown(w http.ResponseWriter, r *http.Request) {
+	jsonError(w, http.StatusNotFound, "unknown server "+strconv.Quote(chi.URLParam(r, "server"))+
+		"; this hub serves: "+strings.Join(h.names, ", "))
 }
 
 // readyzBody is what /readyz answers.

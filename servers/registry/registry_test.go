@@ -267,8 +267,12 @@ func TestMiddlewareOutcomes(t *testing.T) {
 			if got := th.count("fx", tt.tool, tt.outcome); got != 1 {
 				t.Errorf("counter %s = %v, want 1", tt.outcome, got)
 			}
-			if id, _ := res.Meta.AdditionalFields[RequestIDMetaKey].(string); id == "" {
-				t.Error("result has no request id")
+			if res.IsError {
+				if id, _ := res.Meta.AdditionalFields[RequestIDMetaKey].(string); id == "" {
+					t.Error("error result has no request id")
+				}
+			} else if res.Meta != nil {
+				t.Errorf("successful result carries _meta %v", res.Meta)
 			}
 		})
 	}

@@ -19,8 +19,9 @@ import (
 	"golang.org/x/text/message"
 )
 
-// RequestIDMetaKey is the result _meta key carrying the call's request id, so that a user can
-// find the call's log and audit lines.
+// RequestIDMetaKey is the result _meta key carrying the request id of a call that failed, so
+// that a user can find the call's log and audit lines. Successful results go without it: it
+// would cost every call an allocation and an encoding for a field nobody reads.
 const RequestIDMetaKey = "io.mcphub/requestId"
 
 // callLimits are the hub-wide limits the middleware applies where a tool declares none.
@@ -210,7 +211,9 @@ func (w *wrapped) handle(parent context.Context, req mcp.CallToolRequest) (*mcp.
 			w.metrics.truncated.Inc()
 		}
 	}
-	res = withRequestID(res, info.RequestID)
+	if res.IsError {
+		res = withRequestID(res, info.RequestID)
+	}
 
 	elapsed := time.Since(start)
 	w.metrics.calls[outcome].Inc()
