@@ -67,6 +67,9 @@ type HTTPConfig struct {
 	// ReadHeaderTimeout is how long a client may take to send request headers. The default
 	// is 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadBodyTimeout is how long a client may take to send a request body, so that a slow
+	// upload cannot hold a request slot. The default is 30s.
+	ReadBodyTimeout Duration `yaml:"read_body_timeout"`
 	// HeartbeatInterval is how often an idle event stream gets a keep-alive. The default is
 	// 25s.
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
@@ -169,6 +172,7 @@ func Default() *Config {
 			SessionIdleTTL:        Duration(15 * time.Minute),
 			ShutdownTimeout:       Duration(30 * time.Second),
 			ReadHeaderTimeout:     Duration(10 * time.Second),
+			ReadBodyTimeout:       Duration(30 * time.Second),
 			HeartbeatInterval:     Duration(25 * time.Second),
 			MaxConcurrentRequests: 512,
 		},

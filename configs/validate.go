@@ -110,6 +110,7 @@ func (h *HTTPConfig) validate(l *problemList) {
 	atLeast(l, "http.session_idle_ttl", h.SessionIdleTTL, time.Minute)
 	atLeast(l, "http.shutdown_timeout", h.ShutdownTimeout, 0)
 	atLeast(l, "http.read_header_timeout", h.ReadHeaderTimeout, 0)
+	atLeast(l, "http.read_body_timeout", h.ReadBodyTimeout, 0)
 	atLeast(l, "http.heartbeat_interval", h.HeartbeatInterval, 0)
 	if h.MaxConcurrentRequests <= 0 {
 		l.add("http.max_concurrent_requests", "must be greater than 0, got %d", h.MaxConcurrentRequests)

@@ -5,13 +5,16 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcphub/mcphub/configs"
 	"github.com/mcphub/mcphub/servers/registry"
@@ -23,18 +26,21 @@ type guard struct {
 	hosts   map[string]bool // host or host:port, lower case
 	keys    map[[sha256.Size]byte]string
 	maxBody int64
-	slots   chan struct{}
-	metrics *httpMetrics
+	// bodyTimeout bounds reading a request body.
+	bodyTimeout time.Duration
+	slots       chan struct{}
+	metrics     *httpMetrics
 }
 
 func newGuard(cfg *configs.Config, m *httpMetrics) *guard {
 	g := &guard{
-		origins: map[string]bool{},
-		hosts:   map[string]bool{},
-		keys:    map[[sha256.Size]byte]string{},
-		maxBody: cfg.HTTP.MaxBodyBytes,
-		slots:   make(chan struct{}, cfg.HTTP.MaxConcurrentRequests),
-		metrics: m,
+		origins:     map[string]bool{},
+		hosts:       map[string]bool{},
+		keys:        map[[sha256.Size]byte]string{},
+		maxBody:     cfg.HTTP.MaxBodyBytes,
+		bodyTimeout: cfg.HTTP.ReadBodyTimeout.D(),
+		slots:       make(chan struct{}, cfg.HTTP.MaxConcurrentRequests),
+		metrics:     m,
 	}
 	for _, o := range cfg.HTTP.AllowedOrigins {
 		g.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
@@ -167,7 +173,7 @@ func (g *guard) limitConcurrency(next http.Handler) http.Handler {
 	})
 }
 
-// readBody enforces http.max_body_bytes (413, which mcp-go cannot answer: it reads bodies with
+// readBody enforces http.max_body_bytes and http.read_body_timeout (413, which mcp-go cannot answer: it reads bodies with
 // io.ReadAll) and drops notifications/cancelled sent without a session. mcp-go keys in-flight
 // requests by session and request id, and sessionless requests all share the empty session, so
 // such a notification would cancel another client's request with the same id (notes/mcp-go.md
@@ -182,21 +188,25 @@ func (g *guard) readBody(next http.Handler) http.Handler {
 			g.reject(w, http.StatusRequestEntityTooLarge, "body_size", tooLarge(g.maxBody))
 			return
 		}
-		// A request of a session with a declared length within the limit needs no look at
-		// its body: net/http never reads past the declared length, and mcp-go scopes a
-		// session's cancellations to that session (even a made-up session id only reaches
-		// itself). Headers cannot vouch for sessionless bodies: mcp-go checks Mcp-Method
-		// against the body only for bodies that declare 2026-07-28.
-		if r.ContentLength >= 0 && r.Header.Get("Mcp-Session-Id") != "" {
-			next.ServeHTTP(w, r)
-			return
-		}
 		buf := bodyBuffers.Get().(*bytes.Buffer)
 		defer putBodyBuffer(buf)
 		if r.ContentLength > 0 {
 			buf.Grow(int(r.ContentLength) + 1)
 		}
+		// A deadline on the body, lifted once it is read: a slow upload cannot hold a request
+		// slot, and the long response that may follow is not cut by it.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(g.bodyTimeout))
 		_, err := buf.ReadFrom(io.LimitReader(r.Body, g.maxBody+1))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection is closed after the answer: net/http would otherwise wait for the
+			// rest of the body to reuse it.
+			w.Header().Set("Connection", "close")
+			g.reject(w, http.StatusRequestTimeout, "body_timeout",
+				"the request body did not arrive within "+g.bodyTimeout.String()+" (http.read_body_timeout)")
+			return
+		}
+		_ = rc.SetReadDeadline(time.Time{})
 		if err != nil {
 			g.reject(w, http.StatusBadRequest, "body_read", "reading the request body: "+err.Error())
 			return

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/prometheus/client_golang/prometheus"
@@ -295,3 +297,29 @@ func FuzzPumpLines(f *testing.F) {
 }
 
 func identityOf(r *http.Request) string { return registry.Identity(r.Context()) }
+
+func TestReadBodyTimeout(t *testing.T) {
+	g := testGuard(t, func(c *configs.Config) { c.HTTP.ReadBodyTimeout = configs.Duration(200 * time.Millisecond) })
+	ts := httptest.NewServer(g.readBody(okHandler))
+	defer ts.Close()
+	var d net.Dialer
+	conn, err := d.DialContext(context.Background(), "tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers promise 100 bytes; 10 arrive, then nothing.
+	if _, err := io.WriteString(conn, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":12345"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "read_body_timeout") {
+		t.Errorf("got %d %s, want 408 naming http.read_body_timeout", resp.StatusCode, body)
+	}
+}
