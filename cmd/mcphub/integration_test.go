@@ -591,29 +591,7 @@ func TestIntegrationGracefulShutdown(t *testing.T) {
 			defer cancel()
 			pc := newProgressCounter()
 			cs := connectHTTP(ctx, t, p.base+"/mcp", version, pc)
-			params := &sdk.CallToolParams{Name: "testkit_slow", Arguments: map[string]any{"steps": 20, "step_ms": 75}}
-			params.SetProgressToken("p")
-			type result struct {
-				res *sdk.CallToolResult
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				res, err := cs.CallTool(ctx, params)
-				done <- result{res, err}
-			}()
-			select {
-			case <-pc.first:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the call did not start")
-			}
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			r := <-done
-			if r.err != nil || r.res.IsError || !strings.Contains(resultText(r.res), "done: 20 steps") {
-				t.Fatalf("in-flight call did not finish across SIGTERM: %v %+v", r.err, r.res)
-			}
+			callAcrossSIGTERM(ctx, t, cs, pc, p.cmd.Process, 20)
 			select {
 			case <-p.done:
 				if p.exitErr != nil {
@@ -754,8 +732,16 @@ func TestIntegrationStdioShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	params := &sdk.CallToolParams{Name: "testkit_slow", Arguments: map[string]any{"steps": 15, "step_ms": 80}}
-	params.SetProgressToken("s")
+	callAcrossSIGTERM(ctx, t, cs, pc, cmd.Process, 15)
+	checkNoRace(t, stderr.String())
+}
+
+// callAcrossSIGTERM starts a slow call of the given steps, sends the hub SIGTERM once the call
+// runs, and checks that the call still completes.
+func callAcrossSIGTERM(ctx context.Context, t *testing.T, cs *sdk.ClientSession, pc *progressCounter, proc *os.Process, steps int) {
+	t.Helper()
+	params := &sdk.CallToolParams{Name: "testkit_slow", Arguments: map[string]any{"steps": steps, "step_ms": 80}}
+	params.SetProgressToken("sigterm")
 	type result struct {
 		res *sdk.CallToolResult
 		err error
@@ -770,12 +756,11 @@ func TestIntegrationStdioShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the call did not start")
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	r := <-done
-	if r.err != nil || r.res.IsError || !strings.Contains(resultText(r.res), "done: 15 steps") {
-		t.Fatalf("in-flight call did not finish across SIGTERM: %v %+v\n%s", r.err, r.res, stderr.String())
+	if want := fmt.Sprintf("done: %d steps", steps); r.err != nil || r.res.IsError || !strings.Contains(resultText(r.res), want) {
+		t.Fatalf("in-flight call did not finish across SIGTERM: %v %+v", r.err, r.res)
 	}
-	checkNoRace(t, stderr.String())
 }
