@@ -56,11 +56,7 @@ func NewHTTP(opts Options) *HTTP {
 	m := newHTTPMetrics(opts.Registry)
 	h := &HTTP{opts: opts, byServer: map[string]*server.StreamableHTTPServer{}, readiness: opts.Hub.Status}
 	cfg := opts.Config
-	streamable := func(name, title string, ins []*registry.Instance) *server.StreamableHTTPServer {
-		endpoint := "/mcp"
-		if name != "mcphub" {
-			endpoint += "/" + name
-		}
+	streamable := func(endpoint, name, title string, ins []*registry.Instance) *server.StreamableHTTPServer {
 		sessions := m.sessions.WithLabelValues(endpoint)
 		s := newMCPServer(name, title, opts.Version, ins, func(d float64) { sessions.Add(d) })
 		return server.NewStreamableHTTPServer(s,
@@ -74,9 +70,9 @@ func NewHTTP(opts Options) *HTTP {
 		)
 	}
 	instances := opts.Hub.Instances()
-	h.all = streamable("mcphub", "mcphub", instances)
+	h.all = streamable("/mcp", "mcphub", "mcphub", instances)
 	for _, in := range instances {
-		h.byServer[in.Name] = streamable(in.Name, in.Title, []*registry.Instance{in})
+		h.byServer[in.Name] = streamable("/mcp/"+in.Name, in.Name, in.Title, []*registry.Instance{in})
 		h.names = append(h.names, in.Name)
 	}
 	sort.Strings(h.names)
