@@ -6,8 +6,10 @@
 #   Go modules    go mod download (always)
 #   browser       Debian package chromium (skip with --no-browser)
 #   docker        Debian package docker.io and a running engine (skip with --no-docker)
-#   test tools    gcc (go test -race), iproute2 and util-linux (unshare --net), unless both
-#                 --no-browser and --no-docker are given (that is `make run`)
+#   test tools    gcc (go test -race), iproute2 and util-linux (unshare --net), postgresql
+#                 (server binaries only: tests run initdb and postgres of their own on a free
+#                 loopback port, internal/testenv.StartPostgres), unless both --no-browser and
+#                 --no-docker are given (that is `make run`)
 #
 # It is idempotent and prints nothing when everything is present; what it does goes to stderr.
 # As root on Debian it installs with apt-get and starts dockerd itself. Anywhere else it prints
@@ -16,6 +18,7 @@
 # Environment:
 #   GO                      the go command (default: go)
 #   MCPHUB_CHROMIUM         a Chromium binary to use instead of the one from PATH
+#   MCPHUB_POSTGRES_BIN     a directory with initdb and postgres (default: /usr/lib/postgresql/*/bin)
 #   MCPHUB_DOCKERD_LOG      dockerd's log file (default: /var/log/mcphub-dockerd.log)
 #   MCPHUB_DOCKERD_PIDFILE  dockerd's pid file (default: /run/mcphub-dockerd.pid)
 #   MCPHUB_DOCKERD_WAIT     seconds to wait for a started engine to answer (default: 30)
@@ -95,6 +98,16 @@ chromium_present() {
 		command -v google-chrome >/dev/null 2>&1
 }
 
+# postgres_present: the server binaries the sql and memory tests start (the Debian cluster
+# service is not needed and not started).
+postgres_present() {
+	if [[ -n ${MCPHUB_POSTGRES_BIN:-} ]]; then
+		[[ -x $MCPHUB_POSTGRES_BIN/initdb && -x $MCPHUB_POSTGRES_BIN/postgres ]] && return 0
+		log "warning: MCPHUB_POSTGRES_BIN=$MCPHUB_POSTGRES_BIN holds no initdb and postgres; looking further"
+	fi
+	compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null
+}
+
 # missing_packages prints the Debian packages that are needed and not present, one a line.
 missing_packages() {
 	if ((want_browser)) && ! chromium_present; then
@@ -107,6 +120,7 @@ missing_packages() {
 		command -v gcc >/dev/null 2>&1 || echo gcc
 		command -v unshare >/dev/null 2>&1 || echo util-linux
 		command -v ip >/dev/null 2>&1 || echo iproute2
+		postgres_present || echo postgresql
 	fi
 	return 0
 }
@@ -115,7 +129,7 @@ apt_install() {
 	local pkgs=("$@") started rc=0 policy=/usr/sbin/policy-rc.d our_policy=0
 	started=$(date +%s)
 	# Without systemd, docker.io's maintainer script would start dockerd through its init
-	# script with a default bridge; stop it (the standard policy-rc.d way) so that
+	# script with a default bridge, and postgresql's a cluster the tests do not use; stop them (the standard policy-rc.d way) so that
 	# start_dockerd below starts the engine with the project's flags.
 	if [[ ! -e $policy && ! -d /run/systemd/system ]]; then
 		printf '#!/bin/sh\n# written by mcphub scripts/setup.sh for one apt-get run\nexit 101\n' >"$policy"
@@ -150,6 +164,7 @@ ensure_packages() {
 			gcc) hint+=("a C compiler for go test -race (Debian package gcc)") ;;
 			util-linux) hint+=("unshare (Debian package util-linux)") ;;
 			iproute2) hint+=("ip (Debian package iproute2)") ;;
+			postgresql) hint+=("PostgreSQL server binaries initdb and postgres (Debian package postgresql; or set MCPHUB_POSTGRES_BIN)") ;;
 			esac
 		done
 		local h

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestIntegrationEnvironment proves that scripts/setup.sh left a usable Chromium and a Docker
@@ -293,4 +295,58 @@ func serveUnix(t *testing.T, h http.Handler) string {
 		<-done
 	})
 	return socket
+}
+
+// TestIntegrationPostgres starts a server of its own, runs a query and checks that the stopped
+// server's port no longer answers.
+func TestIntegrationPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: starts PostgreSQL")
+	}
+	var dsn string
+	t.Run("start", func(t *testing.T) {
+		dsn = StartPostgres(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatalf("connecting: %v", err)
+		}
+		defer conn.Close(ctx)
+		var db string
+		if err := conn.QueryRow(ctx, "select current_database()").Scan(&db); err != nil {
+			t.Fatalf("querying: %v", err)
+		}
+		if db != PostgresDatabase {
+			t.Fatalf("current_database() = %q, want %q", db, PostgresDatabase)
+		}
+	})
+	if dsn == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, dsn); err == nil {
+		_ = conn.Close(ctx)
+		t.Fatal("the server still answers after the test that started it ended")
+	}
+}
+
+func TestLookPostgres(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := lookPostgres(dir, filepath.Glob); err == nil || !strings.Contains(err.Error(), PostgresBinEnv) {
+		t.Fatalf("empty dir: err = %v, want one naming %s", err, PostgresBinEnv)
+	}
+	for _, name := range []string{"initdb", "postgres"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755); err != nil { //nolint:gosec // An executable stand-in.
+			t.Fatal(err)
+		}
+	}
+	if got, err := lookPostgres(dir, filepath.Glob); err != nil || got != dir {
+		t.Fatalf("lookPostgres(%s) = %q, %v", dir, got, err)
+	}
+	glob := func(string) ([]string, error) { return []string{"/nonexistent/9.6/bin", "/nonexistent/16/bin"}, nil }
+	if _, err := lookPostgres("", glob); err == nil || !strings.Contains(err.Error(), "/usr/lib/postgresql") {
+		t.Fatalf("no binaries: err = %v", err)
+	}
 }
