@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/mcphub/mcphub/servers/hub"
+	"github.com/mcphub/mcphub/servers/memory"
 	"github.com/mcphub/mcphub/servers/registry"
 )
 
@@ -9,6 +10,7 @@ import (
 // CONTRIBUTING.md). Order is the order of `mcphub list`, /readyz and tools/list.
 var builtins = []registry.Factory{
 	{Name: "hub", Title: "The hub itself: servers, tools, readiness", DefaultEnabled: true, New: hub.New},
+	{Name: "memory", Title: "Long-term memory: a knowledge graph per identity", DefaultEnabled: true, New: memory.New},
 }
 
 // catalog is what the binary serves: the built-ins, plus the test servers in a test build
