@@ -3,6 +3,8 @@
 //	mcphub serve [--config FILE] [--http ADDR] [--stdio] [--servers a,b,...]
 //	mcphub list [--config FILE]
 //	mcphub validate --config FILE
+//	mcphub memory import FILE [--namespace N] [--config FILE]
+//	mcphub memory export [--namespace N] [--config FILE]
 //	mcphub version
 //
 // This package is the composition root: it alone imports every server package (catalog.go).
@@ -41,6 +43,8 @@ Usage:
   mcphub serve [--config FILE] [--http ADDR] [--stdio] [--servers a,b,...]
   mcphub list [--config FILE]
   mcphub validate --config FILE
+  mcphub memory import FILE [--namespace N] [--config FILE]
+  mcphub memory export [--namespace N] [--config FILE]
   mcphub version
 
 Without --config the embedded defaults apply (data under $MCPHUB_DATA or ~/.local/share/mcphub).
@@ -77,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runList(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
+	case "memory":
+		return runMemory(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "mcphub %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil

@@ -107,6 +107,19 @@ func (s *Server) DecodeConfig(section *configs.ServerSection) error {
 	return section.Decode(&s.cfg)
 }
 
+// LoadConfig decodes and validates servers.memory of cfg, for the memory sub-commands, which
+// reach the store without running the server.
+func LoadConfig(cfg *configs.Config) (Config, error) {
+	s := &Server{}
+	if err := s.DecodeConfig(cfg.Servers["memory"]); err != nil {
+		return Config{}, err
+	}
+	if err := s.Validate(); err != nil {
+		return Config{}, err
+	}
+	return s.cfg, nil
+}
+
 // Validate checks the limits and the namespace map.
 func (s *Server) Validate() error {
 	var errs []error
