@@ -38,6 +38,7 @@ bench: ## benchmarks, then the side-by-side reports: hub vs bare mcp-go, and the
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchReport' -v -count=1 ./transport/...
 	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchRSS' -v -count=1 ./cmd/mcphub/
+	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchSQLReport' -v -count=1 ./servers/sql/
 
 check: ## gofmt, go vet, go mod verify, lint and the import-layering test
 	@unformatted="$$($(GOFMT) -l .)"; \
