@@ -20,7 +20,8 @@ var factory = registry.Factory{Name: "memory", Title: "Memory", DefaultEnabled: 
 func TestConformance(t *testing.T)   { registrytest.Conformance(t, factory) }
 func TestToolSnapshots(t *testing.T) { registrytest.ToolSnapshots(t, factory) }
 
-// newServer returns a provisioned memory server over a fresh SQLite file.
+// newServer returns a provisioned memory server over a fresh SQLite file, or a fresh PostgreSQL
+// database while TestIntegrationPostgres reruns the tests.
 func newServer(t testing.TB, mutate func(*Config)) *Server {
 	t.Helper()
 	s := New().(*Server)
@@ -29,6 +30,9 @@ func newServer(t testing.TB, mutate func(*Config)) *Server {
 	}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if pgBaseDSN != "" {
+		s.cfg.PostgresDSN = freshPostgresDatabase(t)
 	}
 	cfg := &configs.Config{}
 	cfg.Limits.OutputBudgetBytes = 256 << 10
