@@ -215,7 +215,8 @@ type column struct {
 	Type string `json:"type,omitempty"`
 }
 
-// rowFunc receives each row's values (JSON-ready); returning false stops reading.
+// rowFunc receives each row's values (JSON-ready), in a slice that is reused for the next row;
+// returning false stops reading.
 type rowFunc func(vals []any) bool
 
 // query runs one statement read-only under the source's timeout, calling each for every row
@@ -318,11 +319,11 @@ func (s *source) querySQLite(ctx context.Context, stmt string, args []any, each 
 	for i := range raw {
 		ptrs[i] = &raw[i]
 	}
+	vals := make([]any, len(raw))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		vals := make([]any, len(raw))
 		for i, v := range raw {
 			vals[i] = jsonValue(v, 0)
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -138,108 +139,247 @@ func queryParams(raw any) ([]any, string) {
 }
 
 // runQuery reads up to limit rows, stopping early when the structured rows or the text table
-// would pass the output budget, and builds the result.
+// would pass the output budget, and builds the result. Rows are encoded as they arrive, straight
+// into the JSON of the structured content and into the text table: the structured content goes
+// out as json.RawMessage, so that neither this handler nor the middleware's size check runs
+// reflection over thousands of values.
 func (s *Server) runQuery(ctx context.Context, src *source, stmt string, args []any, limit int) (*mcp.CallToolResult, error) {
 	budget := max(s.budget-budgetReserve, 256)
-	out := QueryResult{Source: src.name, Rows: [][]any{}}
-	var text strings.Builder
-	jsonSize := 0
-	var cutByBudget bool
-	var rowText []string
+	var (
+		rows, text   []byte
+		rowEnds      []int // end of each row in rows (before its comma) and in text
+		textEnds     []int
+		more, cutOff bool
+	)
 	cols, err := src.query(ctx, stmt, args, func(vals []any) bool {
-		if len(out.Rows) >= limit {
-			out.MoreRows = true
+		if len(rowEnds) >= limit {
+			more = true
 			return false
 		}
-		b, err := json.Marshal(vals)
-		if err != nil {
-			b = []byte(fmt.Sprint(vals))
+		if len(rowEnds) > 0 {
+			rows = append(rows, ',')
 		}
-		rowText = rowText[:0]
-		for _, v := range vals {
-			rowText = append(rowText, cellText(v))
+		rows = append(rows, '[')
+		for i, v := range vals {
+			if i > 0 {
+				rows = append(rows, ',')
+				text = append(text, " | "...)
+			}
+			mark := len(rows)
+			rows = appendJSON(rows, v)
+			switch v.(type) {
+			case int64, int32, int16, int, bool, json.Number:
+				text = append(text, rows[mark:]...) // the same digits: format once
+			case float64:
+				if s := rows[mark:]; s[0] != '"' { // NaN and infinities are quoted in JSON only
+					text = append(text, s...)
+				} else {
+					text = appendCell(text, v)
+				}
+			default:
+				text = appendCell(text, v)
+			}
 		}
-		line := strings.Join(rowText, " | ")
-		if jsonSize+len(b)+1 > budget || text.Len()+len(line)+1 > budget {
-			out.MoreRows, cutByBudget = true, true
+		rows = append(rows, ']')
+		text = append(text, '\n')
+		rowEnds = append(rowEnds, len(rows))
+		textEnds = append(textEnds, len(text))
+		if len(rows) > budget || len(text) > budget {
+			more, cutOff = true, true
 			return false
 		}
-		jsonSize += len(b) + 1
-		text.WriteString(line)
-		text.WriteByte('\n')
-		out.Rows = append(out.Rows, vals)
 		return true
 	})
 	if err != nil {
 		return nil, err
 	}
-	out.Columns = cols
-	if out.Columns == nil {
-		out.Columns = []column{}
+	if cols == nil {
+		cols = []column{}
 	}
-	out.RowCount = len(out.Rows)
-	switch {
-	case cutByBudget:
-		out.Note = fmt.Sprintf("stopped after %d rows: more would pass the output budget of %d bytes; "+
-			"select fewer or narrower columns, or page with LIMIT/OFFSET", out.RowCount, s.budget)
-	case out.MoreRows:
-		out.Note = fmt.Sprintf("stopped after %d rows (the row limit); the query has more: page with LIMIT/OFFSET "+
-			"or narrow the WHERE clause", out.RowCount)
+	colsJSON, err := json.Marshal(cols)
+	if err != nil {
+		return nil, fmt.Errorf("encoding columns: %w", err)
 	}
-	names := make([]string, len(cols))
+	header := make([]string, len(cols))
 	for i, c := range cols {
-		names[i] = c.Name
+		header[i] = c.Name
 	}
+	headerText := strings.Join(header, " | ")
+	// Drop rows from the end until the whole result fits: the last row read may have passed the
+	// budget, and the columns and the note take their share.
+	fixed := len(colsJSON) + len(src.name) + len(headerText) + 512
+	n := len(rowEnds)
+	for n > 0 && (rowEnds[n-1]+fixed > s.budget || textEnds[n-1]+fixed > s.budget) {
+		n--
+		more, cutOff = true, true
+	}
+	rowsLen, textLen := 0, 0
+	if n > 0 {
+		rowsLen, textLen = rowEnds[n-1], textEnds[n-1]
+	}
+	var note string
+	switch {
+	case cutOff:
+		note = fmt.Sprintf("stopped after %d rows: more would pass the output budget of %d bytes; "+
+			"select fewer or narrower columns, or page with LIMIT/OFFSET", n, s.budget)
+	case more:
+		note = fmt.Sprintf("stopped after %d rows (the row limit); the query has more: page with LIMIT/OFFSET "+
+			"or narrow the WHERE clause", n)
+	}
+
+	js := make([]byte, 0, rowsLen+len(colsJSON)+len(note)+128)
+	js = append(js, `{"source":`...)
+	js = appendJSONString(js, src.name)
+	js = append(js, `,"columns":`...)
+	js = append(js, colsJSON...)
+	js = append(js, `,"rows":[`...)
+	js = append(js, rows[:rowsLen]...)
+	js = append(js, `],"row_count":`...)
+	js = strconv.AppendInt(js, int64(n), 10)
+	js = append(js, `,"more_rows":`...)
+	js = strconv.AppendBool(js, more)
+	if note != "" {
+		js = append(js, `,"note":`...)
+		js = appendJSONString(js, note)
+	}
+	js = append(js, '}')
+
 	var b strings.Builder
-	b.Grow(text.Len() + 256)
-	b.WriteString(strings.Join(names, " | "))
+	b.Grow(len(headerText) + textLen + len(note) + 64)
+	b.WriteString(headerText)
 	b.WriteByte('\n')
-	b.WriteString(text.String())
-	fmt.Fprintf(&b, "(%d row", out.RowCount)
-	if out.RowCount != 1 {
+	b.Write(text[:textLen])
+	fmt.Fprintf(&b, "(%d row", n)
+	if n != 1 {
 		b.WriteByte('s')
 	}
-	if out.MoreRows {
-		b.WriteString("; more rows not shown: " + out.Note)
+	if more {
+		b.WriteString("; more rows not shown: " + note)
 	}
 	b.WriteString(")")
-	return mcp.NewToolResultStructured(out, b.String()), nil
+	return mcp.NewToolResultStructured(json.RawMessage(js), b.String()), nil
 }
 
-// cellText renders one value for the text table: NULL, text as it is (newlines escaped, long
-// values shortened), anything else as JSON.
-func cellText(v any) string {
+// appendJSON appends v, a value from jsonValue, as JSON.
+func appendJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendJSONString(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int16:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return appendJSONString(b, strconv.FormatFloat(x, 'g', -1, 64))
+		}
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case json.Number:
+		return append(b, x...)
+	default:
+		raw, err := json.Marshal(x)
+		if err != nil {
+			return appendJSONString(b, fmt.Sprint(x))
+		}
+		return append(b, raw...)
+	}
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and control characters
+// escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendCell appends one value for the text table: NULL, text as it is (newlines and pipes
+// escaped, long values shortened), anything else as JSON.
+func appendCell(b []byte, v any) []byte {
 	var s string
 	switch x := v.(type) {
 	case nil:
-		return "NULL"
+		return append(b, "NULL"...)
 	case string:
 		s = x
-	case int64:
-		return strconv.FormatInt(x, 10)
+	case int64, int32, int16, int, bool, json.Number:
+		return appendJSON(b, x)
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			s = fmt.Sprint(x)
-		} else {
-			s = string(b)
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.AppendFloat(b, x, 'g', -1, 64)
 		}
-	}
-	if strings.ContainsAny(s, "\n\r|") {
-		s = strings.NewReplacer("\n", `\n`, "\r", `\r`, "|", `\|`).Replace(s)
+		return appendJSON(b, x)
+	default:
+		s = string(appendJSON(nil, x))
 	}
 	if len(s) > maxCellText {
 		cut := maxCellText
-		for cut > 0 && !isRuneStart(s[cut]) {
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		s = s[:cut] + "…"
 	}
-	return s
+	if !strings.ContainsAny(s, "\n\r|") {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '|':
+			b = append(b, '\\', '|')
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return b
 }
 
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// cellText is appendCell as a string.
+func cellText(v any) string { return string(appendCell(nil, v)) }
