@@ -75,7 +75,7 @@ func (s *Server) handleListTables(ctx context.Context, req mcp.CallToolRequest) 
 	if src.target.engine == enginePostgres {
 		_, err = src.query(ctx, pgListTables, []any{schema}, func(v []any) bool {
 			t := TableInfo{Schema: str(v[0]), Name: str(v[1]), Type: str(v[2])}
-			if n, ok := v[3].(int64); ok && n >= 0 {
+			if n, ok := asInt(v[3]); ok && n >= 0 {
 				t.Rows = &n
 			}
 			return add(t)
@@ -129,7 +129,7 @@ func (s *Server) listSQLite(ctx context.Context, src *source, schema string, add
 		if t.Type == "table" && time.Now().Before(deadline) {
 			cctx, cancel := context.WithDeadline(ctx, deadline)
 			_, err := src.query(cctx, "SELECT count(*) FROM "+quoteIdent(t.Name), nil, func(v []any) bool {
-				if n, ok := v[0].(int64); ok {
+				if n, ok := asInt(v[0]); ok {
 					t.Rows = &n
 				}
 				return false
@@ -322,7 +322,7 @@ func describePostgres(ctx context.Context, src *source, schema, table string) (*
 	d := &TableDescription{}
 	var oid int64
 	if _, err := src.query(ctx, pgFindTable, []any{table, schema}, func(v []any) bool {
-		oid, _ = v[0].(int64)
+		oid, _ = asInt(v[0])
 		d.Schema, d.Name, d.Type = str(v[1]), str(v[2]), str(v[3])
 		return false
 	}); err != nil {
@@ -336,7 +336,7 @@ func describePostgres(ctx context.Context, src *source, schema, table string) (*
 		each rowFunc
 	}{
 		{pgColumns, func(v []any) bool {
-			c := ColumnInfo{Name: str(v[0]), Type: str(v[1]), Nullable: v[2] == true, PrimaryKey: v[4] == true}
+			c := ColumnInfo{Name: str(v[0]), Type: str(v[1]), Nullable: asBool(v[2]), PrimaryKey: asBool(v[4])}
 			if v[3] != nil {
 				def := str(v[3])
 				c.Default = &def
@@ -351,7 +351,7 @@ func describePostgres(ctx context.Context, src *source, schema, table string) (*
 			return true
 		}},
 		{pgIndexes, func(v []any) bool {
-			d.Indexes = append(d.Indexes, IndexInfo{Name: str(v[0]), Unique: v[1] == true, Primary: v[2] == true,
+			d.Indexes = append(d.Indexes, IndexInfo{Name: str(v[0]), Unique: asBool(v[1]), Primary: asBool(v[2]),
 				Columns: split(v[3]), Definition: str(v[4])})
 			return true
 		}},
@@ -386,12 +386,12 @@ func describeSQLite(ctx context.Context, src *source, schema, table string) (*Ta
 	var pk []pkCol
 	if _, err := src.query(ctx, `SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid`,
 		[]any{d.Name}, func(v []any) bool {
-			c := ColumnInfo{Name: str(v[0]), Type: str(v[1]), Nullable: v[2] != int64(1)}
+			c := ColumnInfo{Name: str(v[0]), Type: str(v[1]), Nullable: !asBool(v[2])}
 			if v[3] != nil {
 				def := str(v[3])
 				c.Default = &def
 			}
-			if n, ok := v[4].(int64); ok && n > 0 {
+			if n, ok := asInt(v[4]); ok && n > 0 {
 				c.PrimaryKey = true
 				pk = append(pk, pkCol{c.Name, n})
 			}
@@ -410,7 +410,7 @@ func describeSQLite(ctx context.Context, src *source, schema, table string) (*Ta
 	byID := map[int64]int{}
 	if _, err := src.query(ctx, `SELECT id, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq`,
 		[]any{d.Name}, func(v []any) bool {
-			id, _ := v[0].(int64)
+			id, _ := asInt(v[0])
 			i, ok := byID[id]
 			if !ok {
 				i = len(d.ForeignKeys)
@@ -428,7 +428,7 @@ func describeSQLite(ctx context.Context, src *source, schema, table string) (*Ta
 		FROM pragma_index_list(?1) AS il JOIN pragma_index_info(il.name) AS ii
 		LEFT JOIN sqlite_schema s ON s.type = 'index' AND s.name = il.name
 		GROUP BY il.name ORDER BY il.name`, []any{d.Name}, func(v []any) bool {
-		d.Indexes = append(d.Indexes, IndexInfo{Name: str(v[0]), Unique: v[1] == int64(1), Primary: v[2] == int64(1),
+		d.Indexes = append(d.Indexes, IndexInfo{Name: str(v[0]), Unique: asBool(v[1]), Primary: asBool(v[2]),
 			Columns: split(v[3]), Definition: str(v[4])})
 		return true
 	}); err != nil {
@@ -444,9 +444,46 @@ func str(v any) string {
 		return ""
 	case string:
 		return x
+	case *pgRaw:
+		return str(x.value())
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// asInt reads an integer catalog value; ok is false for NULL and non-integers.
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case *pgRaw:
+		switch y := x.value().(type) {
+		case int64:
+			return y, true
+		case string:
+			n, err := strconv.ParseInt(y, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// asBool reads a boolean catalog value: PostgreSQL's t, SQLite's 1.
+func asBool(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case *pgRaw:
+		switch y := x.value().(type) {
+		case bool:
+			return y
+		case string:
+			return y == "t" || y == "true"
+		}
+	}
+	return false
 }
 
 func split(v any) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	dbsql "database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -338,8 +339,9 @@ func (s *source) querySQLite(ctx context.Context, stmt string, args []any, each 
 }
 
 // queryPostgres sends BEGIN READ ONLY, SET LOCAL statement_timeout, the statement and ROLLBACK
-// as one batch: one round trip instead of four, and the server enforces both read-only and the
-// timeout whatever the statement is.
+// as one pipelined batch: one round trip instead of four, and the server enforces both read-only
+// access and the timeout whatever the statement is. The statement goes through pgx's statement
+// cache (bounded, LRU), so a repeated query is not parsed and planned again.
 func (s *source) queryPostgres(ctx context.Context, stmt string, args []any, each rowFunc) ([]column, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -355,29 +357,30 @@ func (s *source) queryPostgres(ctx context.Context, stmt string, args []any, eac
 		b.Queue(stmt, args...)
 		b.Queue("ROLLBACK")
 		br := pc.SendBatch(ctx, b)
-		err := runBatch(br, pc, &cols, each)
+		err := readBatch(br, pc.TypeMap(), &cols, each)
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
-		if err == nil && pc.PgConn().TxStatus() != 'I' {
-			// The statement failed inside the transaction, which skipped the ROLLBACK.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if _, rerr := pc.Exec(rctx, "ROLLBACK"); rerr != nil {
-				return driver.ErrBadConn
-			}
+		if pc.IsClosed() {
+			return err
 		}
-		if err != nil && !pc.IsClosed() && pc.PgConn().TxStatus() != 'I' {
+		if pc.PgConn().TxStatus() != 'I' {
+			// The statement failed inside the transaction, and the server skipped the ROLLBACK.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			defer cancel()
-			_, _ = pc.Exec(rctx, "ROLLBACK")
+			if _, rerr := pc.Exec(rctx, "ROLLBACK"); rerr != nil && err == nil {
+				err = driver.ErrBadConn
+			}
 		}
 		return err
 	})
 	return cols, err
 }
 
-func runBatch(br pgx.BatchResults, pc *pgx.Conn, cols *[]column, each rowFunc) error {
+// readBatch reads the four results of queryPostgres's batch. Columns of the common types are
+// passed on undecoded (pgRaw), which the tools write out directly; a row with another type is
+// decoded by pgx.
+func readBatch(br pgx.BatchResults, tm *pgtype.Map, cols *[]column, each rowFunc) error {
 	for range 2 {
 		if _, err := br.Exec(); err != nil {
 			return err
@@ -390,24 +393,37 @@ func runBatch(br pgx.BatchResults, pc *pgx.Conn, cols *[]column, each rowFunc) e
 	defer rows.Close()
 	fields := rows.FieldDescriptions()
 	out := make([]column, len(fields))
-	tm := pc.TypeMap()
-	for i, f := range fields {
-		out[i] = column{Name: f.Name}
+	fast := true
+	for j, f := range fields {
+		out[j] = column{Name: f.Name}
 		if t, ok := tm.TypeForOID(f.DataTypeOID); ok {
-			out[i].Type = t.Name
+			out[j].Type = t.Name
 		} else {
-			out[i].Type = "oid " + strconv.FormatUint(uint64(f.DataTypeOID), 10)
+			out[j].Type = "oid " + strconv.FormatUint(uint64(f.DataTypeOID), 10)
 		}
+		fast = fast && rawReadable(f.DataTypeOID, f.Format)
 	}
 	*cols = out
+	vals := make([]any, len(fields))
+	raws := make([]pgRaw, len(fields)) // pointed to from vals: no allocation per value
 	for rows.Next() {
-		raw, err := rows.Values()
-		if err != nil {
-			return err
-		}
-		vals := make([]any, len(raw))
-		for i, v := range raw {
-			vals[i] = jsonValue(v, 0)
+		if fast {
+			for j, b := range rows.RawValues() {
+				if b == nil {
+					vals[j] = nil
+				} else {
+					raws[j] = pgRaw{oid: fields[j].DataTypeOID, format: fields[j].Format, b: b}
+					vals[j] = &raws[j]
+				}
+			}
+		} else {
+			decoded, err := rows.Values()
+			if err != nil {
+				return err
+			}
+			for j, v := range decoded {
+				vals[j] = jsonValue(v, 0)
+			}
 		}
 		if !each(vals) {
 			break
@@ -419,6 +435,144 @@ func runBatch(br pgx.BatchResults, pc *pgx.Conn, cols *[]column, each rowFunc) e
 	}
 	_, err = br.Exec()
 	return err
+}
+
+// pgRaw is one non-NULL PostgreSQL value as it came over the wire, valid only during the
+// rowFunc call.
+type pgRaw struct {
+	oid    uint32
+	format int16
+	b      []byte
+}
+
+// rawReadable says whether pgRaw.value can read a column without pgx.
+func rawReadable(oid uint32, format int16) bool {
+	if format == pgx.TextFormatCode {
+		return true
+	}
+	switch oid {
+	case pgtype.BoolOID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID, pgtype.Float4OID,
+		pgtype.Float8OID, pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.JSONOID,
+		pgtype.JSONBOID, pgtype.UUIDOID:
+		return true
+	}
+	return false
+}
+
+// value decodes a pgRaw into a JSON-ready Go value, for the catalog queries.
+func (r *pgRaw) value() any {
+	if r.format == pgx.TextFormatCode {
+		return string(r.b)
+	}
+	switch r.oid {
+	case pgtype.BoolOID:
+		return len(r.b) == 1 && r.b[0] == 1
+	case pgtype.Int2OID:
+		if len(r.b) == 2 {
+			return int64(int16(binary.BigEndian.Uint16(r.b))) //nolint:gosec // Two's complement on the wire: the wrap is the decoding.
+		}
+	case pgtype.Int4OID:
+		if len(r.b) == 4 {
+			return int64(int32(binary.BigEndian.Uint32(r.b))) //nolint:gosec // Two's complement on the wire: the wrap is the decoding.
+		}
+	case pgtype.OIDOID:
+		if len(r.b) == 4 {
+			return int64(binary.BigEndian.Uint32(r.b))
+		}
+	case pgtype.Int8OID:
+		if len(r.b) == 8 {
+			return int64(binary.BigEndian.Uint64(r.b)) //nolint:gosec // Two's complement on the wire: the wrap is the decoding.
+		}
+	case pgtype.Float4OID:
+		if len(r.b) == 4 {
+			return jsonValue(float64(math.Float32frombits(binary.BigEndian.Uint32(r.b))), 0)
+		}
+	case pgtype.Float8OID:
+		if len(r.b) == 8 {
+			return jsonValue(math.Float64frombits(binary.BigEndian.Uint64(r.b)), 0)
+		}
+	case pgtype.UUIDOID:
+		if len(r.b) == 16 {
+			return jsonValue([16]byte(r.b), 0)
+		}
+	case pgtype.JSONBOID:
+		if len(r.b) > 0 && r.b[0] == 1 { // binary jsonb: a version byte, then the text
+			return string(r.b[1:])
+		}
+	}
+	return string(r.b)
+}
+
+// appendRawJSON appends a pgRaw as JSON without an intermediate Go value where it can.
+func appendRawJSON(b []byte, r *pgRaw) []byte {
+	if r.format == pgx.TextFormatCode {
+		switch pgKind(r.oid) {
+		case 'n':
+			if isJSONNumber(r.b) {
+				return append(b, r.b...)
+			}
+		case 'b':
+			return strconv.AppendBool(b, len(r.b) > 0 && r.b[0] == 't')
+		case 'j':
+			if json.Valid(r.b) {
+				return append(b, r.b...)
+			}
+		}
+		return appendJSONString(b, r.b)
+	}
+	switch r.oid {
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		return appendJSONString(b, r.b)
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		doc := r.b
+		if r.oid == pgtype.JSONBOID && len(doc) > 0 && doc[0] == 1 {
+			doc = doc[1:]
+		}
+		if json.Valid(doc) {
+			return append(b, doc...)
+		}
+		return appendJSONString(b, doc)
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID:
+		if n, ok := r.value().(int64); ok {
+			return strconv.AppendInt(b, n, 10)
+		}
+	case pgtype.Float4OID, pgtype.Float8OID:
+		switch f := r.value().(type) {
+		case float64:
+			return strconv.AppendFloat(b, f, 'g', -1, 64)
+		case string:
+			return appendJSONString(b, f)
+		}
+	case pgtype.BoolOID:
+		return strconv.AppendBool(b, len(r.b) == 1 && r.b[0] == 1)
+	}
+	return appendJSONString(b, fmt.Sprint(r.value()))
+}
+
+// pgKind says how a text value of the type goes into JSON.
+func pgKind(oid uint32) byte {
+	switch oid {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
+		return 'n' // a number, unless NaN or an infinity
+	case pgtype.BoolOID:
+		return 'b'
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		return 'j'
+	}
+	return 's'
+}
+
+// isJSONNumber reports whether b is a JSON number: PostgreSQL writes NaN, Infinity and -Infinity,
+// which are not.
+func isJSONNumber(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	c := b[0]
+	if c == '-' && len(b) > 1 {
+		c = b[1]
+	}
+	return c >= '0' && c <= '9'
 }
 
 // ping checks that the source answers, within ctx.

@@ -503,7 +503,7 @@ func TestIntegrationDatabaseRefuses(t *testing.T) {
 			// Nothing changed.
 			var n int64
 			if _, err := src.query(context.Background(), "SELECT count(*) FROM customers WHERE name <> 'x'", nil, func(v []any) bool {
-				n, _ = v[0].(int64)
+				n, _ = asInt(v[0])
 				return false
 			}); err != nil || n != 3 {
 				t.Errorf("customers after the refused writes: %d rows, %v", n, err)

@@ -8,8 +8,11 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcphub/mcphub/servers/registry"
@@ -145,12 +148,11 @@ func queryParams(raw any) ([]any, string) {
 // reflection over thousands of values.
 func (s *Server) runQuery(ctx context.Context, src *source, stmt string, args []any, limit int) (*mcp.CallToolResult, error) {
 	budget := max(s.budget-budgetReserve, 256)
-	var (
-		rows, text   []byte
-		rowEnds      []int // end of each row in rows (before its comma) and in text
-		textEnds     []int
-		more, cutOff bool
-	)
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	var more, cutOff bool
+	rows, text, rowEnds, textEnds := sc.rows[:0], sc.text[:0], sc.rowEnds[:0], sc.textEnds[:0]
+	defer func() { sc.rows, sc.text, sc.rowEnds, sc.textEnds = rows, text, rowEnds, textEnds }()
 	cols, err := src.query(ctx, stmt, args, func(vals []any) bool {
 		if len(rowEnds) >= limit {
 			more = true
@@ -167,9 +169,17 @@ func (s *Server) runQuery(ctx context.Context, src *source, stmt string, args []
 			}
 			mark := len(rows)
 			rows = appendJSON(rows, v)
-			switch v.(type) {
+			switch x := v.(type) {
 			case int64, int32, int16, int, bool, json.Number:
 				text = append(text, rows[mark:]...) // the same digits: format once
+			case *pgRaw:
+				if isRawText(x) {
+					text = appendCellText(text, x.b)
+				} else if js := rows[mark:]; js[0] != '"' {
+					text = appendCellText(text, js)
+				} else {
+					text = appendCell(text, x)
+				}
 			case float64:
 				if s := rows[mark:]; s[0] != '"' { // NaN and infinities are quoted in JSON only
 					text = append(text, s...)
@@ -260,6 +270,27 @@ func (s *Server) runQuery(ctx context.Context, src *source, stmt string, args []
 	return mcp.NewToolResultStructured(json.RawMessage(js), b.String()), nil
 }
 
+// scratch holds the buffers one sql_query call encodes into, reused across calls: a result is
+// built by appending row after row, and growing fresh buffers each time costs more than the
+// encoding.
+type scratch struct {
+	rows, text        []byte
+	rowEnds, textEnds []int // end of each row in rows and in text
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{rows: make([]byte, 0, 16<<10), text: make([]byte, 0, 16<<10)}
+}}
+
+// maxPooledScratch keeps a call with a huge budget from pinning its buffers.
+const maxPooledScratch = 1 << 20
+
+func (sc *scratch) release() {
+	if cap(sc.rows) <= maxPooledScratch && cap(sc.text) <= maxPooledScratch {
+		scratchPool.Put(sc)
+	}
+}
+
 // appendJSON appends v, a value from jsonValue, as JSON.
 func appendJSON(b []byte, v any) []byte {
 	switch x := v.(type) {
@@ -284,6 +315,8 @@ func appendJSON(b []byte, v any) []byte {
 		return strconv.AppendFloat(b, x, 'g', -1, 64)
 	case json.Number:
 		return append(b, x...)
+	case *pgRaw:
+		return appendRawJSON(b, x)
 	default:
 		raw, err := json.Marshal(x)
 		if err != nil {
@@ -295,7 +328,7 @@ func appendJSON(b []byte, v any) []byte {
 
 // appendJSONString appends s as a JSON string: quotes, backslashes and control characters
 // escaped, invalid UTF-8 replaced by U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -323,7 +356,7 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
@@ -337,15 +370,24 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+func decodeRune[T string | []byte](s T) (rune, int) {
+	switch x := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(x)
+	case []byte:
+		return utf8.DecodeRune(x)
+	}
+	return utf8.RuneError, 1
+}
+
 // appendCell appends one value for the text table: NULL, text as it is (newlines and pipes
 // escaped, long values shortened), anything else as JSON.
 func appendCell(b []byte, v any) []byte {
-	var s string
 	switch x := v.(type) {
 	case nil:
 		return append(b, "NULL"...)
 	case string:
-		s = x
+		return appendCellText(b, x)
 	case int64, int32, int16, int, bool, json.Number:
 		return appendJSON(b, x)
 	case float64:
@@ -353,21 +395,28 @@ func appendCell(b []byte, v any) []byte {
 			return strconv.AppendFloat(b, x, 'g', -1, 64)
 		}
 		return appendJSON(b, x)
+	case *pgRaw:
+		if isRawText(x) {
+			return appendCellText(b, x.b)
+		}
+		return appendCell(b, x.value())
 	default:
-		s = string(appendJSON(nil, x))
+		return appendCellText(b, appendJSON(nil, x))
 	}
-	if len(s) > maxCellText {
-		cut := maxCellText
+}
+
+// appendCellText appends text for the text table: newlines, carriage returns and pipes
+// escaped, cut at maxCellText bytes with an ellipsis.
+func appendCellText[T string | []byte](b []byte, s T) []byte {
+	cut := len(s)
+	if cut > maxCellText {
+		cut = maxCellText
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
-		s = s[:cut] + "…"
 	}
-	if !strings.ContainsAny(s, "\n\r|") {
-		return append(b, s...)
-	}
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
+	for i := 0; i < cut; i++ {
+		switch c := s[i]; c {
 		case '\n':
 			b = append(b, '\\', 'n')
 		case '\r':
@@ -375,10 +424,25 @@ func appendCell(b []byte, v any) []byte {
 		case '|':
 			b = append(b, '\\', '|')
 		default:
-			b = append(b, s[i])
+			b = append(b, c)
 		}
 	}
+	if cut < len(s) {
+		b = append(b, "…"...)
+	}
 	return b
+}
+
+// isRawText says whether a pgRaw's bytes are its text, as the text table shows it.
+func isRawText(r *pgRaw) bool {
+	if r.format == pgx.TextFormatCode {
+		return pgKind(r.oid) == 's'
+	}
+	switch r.oid {
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		return true
+	}
+	return false
 }
 
 // cellText is appendCell as a string.
