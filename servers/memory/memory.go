@@ -77,9 +77,22 @@ type Server struct {
 	logger *slog.Logger
 	budget int // bytes a page of memory_read_graph may fill, below the hub's output budget
 
-	mu    sync.RWMutex // guards store: Close may race a late call
-	store Store
+	mu     sync.RWMutex // guards store and closed: Close may race a late call
+	store  Store
+	closed bool
+
+	// PostgreSQL may be down when the hub starts or later restart; the server then stays up,
+	// not ready, and opens the store again on a later call or readiness check.
+	openMu   sync.Mutex // one reopen at a time; guards the fields below
+	lastOpen time.Time
+	openErr  error
 }
+
+// reopenEvery spaces attempts to open an unreachable PostgreSQL store.
+var reopenEvery = 5 * time.Second
+
+// errNotOpen is what a call gets when the store is not open.
+var errNotOpen = errors.New("the memory store is not open")
 
 var (
 	_ registry.Server            = (*Server)(nil)
@@ -161,6 +174,13 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
+	if s.cfg.PostgresDSN != "" {
+		// A database that is down is a readiness problem, not a reason to fail the hub.
+		if _, err := s.reopen(ctx); err != nil {
+			s.logger.WarnContext(ctx, "the PostgreSQL memory store is not reachable; retrying on use", slog.String("error", err.Error()))
+		}
+		return nil
+	}
 	store, err := OpenStore(ctx, s.cfg, env.DataDir)
 	if err != nil {
 		return err
@@ -169,6 +189,38 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 	s.store = store
 	s.mu.Unlock()
 	return nil
+}
+
+// reopen opens the PostgreSQL store unless it is open, the server closed, or the last attempt
+// was too recent (then it returns that attempt's error).
+func (s *Server) reopen(ctx context.Context) (Store, error) {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	s.mu.RLock()
+	st, closed := s.store, s.closed
+	s.mu.RUnlock()
+	switch {
+	case st != nil:
+		return st, nil
+	case closed || s.cfg.PostgresDSN == "":
+		return nil, errNotOpen
+	case !s.lastOpen.IsZero() && time.Since(s.lastOpen) < reopenEvery:
+		return nil, s.openErr
+	}
+	s.lastOpen = time.Now()
+	st, err := openPostgres(ctx, s.cfg.PostgresDSN)
+	if err != nil {
+		s.openErr = err
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed { // closed while connecting
+		_ = st.Close()
+		return nil, errNotOpen
+	}
+	s.store, s.openErr = st, nil
+	return st, nil
 }
 
 // OpenStore opens the store the config selects; dataDir holds the SQLite file. The memory
@@ -186,27 +238,28 @@ func OpenStore(ctx context.Context, cfg Config, dataDir string) (Store, error) {
 	return openSQLite(ctx, filepath.Join(dataDir, "memory.db"))
 }
 
-// Readiness pings the store.
+// Readiness pings the store (opening it again when PostgreSQL was down).
 func (s *Server) Readiness(ctx context.Context) registry.Readiness {
-	st := s.currentStore()
-	if st == nil {
-		return registry.NotReady("the memory store is not open", "check the hub's log for the error that stopped it opening")
+	st, err := s.storeFor(ctx)
+	if err == nil {
+		err = st.Ping(ctx)
 	}
-	if err := st.Ping(ctx); err != nil {
-		fix := "check that the data directory is writable and its disk not full"
-		if s.cfg.PostgresDSN != "" {
-			fix = "check that the PostgreSQL server of servers.memory.postgres_dsn is up and reachable"
-		}
-		return registry.NotReady("the memory store does not answer: "+redact(err, s.cfg.PostgresDSN).Error(), fix)
+	if err == nil {
+		return registry.Ready()
 	}
-	return registry.Ready()
+	if s.cfg.PostgresDSN != "" {
+		return registry.NotReady("the PostgreSQL memory store does not answer: "+redact(err, s.cfg.PostgresDSN).Error(),
+			"check that the PostgreSQL server of servers.memory.postgres_dsn is up, reachable and accepts the credentials")
+	}
+	return registry.NotReady("the memory store does not answer: "+err.Error(),
+		"check that the data directory is writable and its disk not full, and the hub's log for the error")
 }
 
 // Close closes the store.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	st := s.store
-	s.store = nil
+	s.store, s.closed = nil, true
 	s.mu.Unlock()
 	if st == nil {
 		return nil
@@ -221,6 +274,14 @@ func (s *Server) currentStore() Store {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.store
+}
+
+// storeFor returns the open store, opening a PostgreSQL one again if it was unreachable.
+func (s *Server) storeFor(ctx context.Context) (Store, error) {
+	if st := s.currentStore(); st != nil {
+		return st, nil
+	}
+	return s.reopen(ctx)
 }
 
 // SharedPrefix starts the stored name of a configured (shared) namespace. Identities cannot

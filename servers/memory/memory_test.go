@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"go.uber.org/goleak"
 
 	"github.com/mcphub/mcphub/configs"
 	"github.com/mcphub/mcphub/servers/registry"
@@ -434,6 +436,36 @@ func TestReadGraphPages(t *testing.T) {
 	}
 	if pages < 2 || !reflect.DeepEqual(got, want) || rels != 1 {
 		t.Errorf("pages %d, %d entities, %d relations; want several pages and everything once", pages, len(got), rels)
+	}
+}
+
+func TestDataDirIsPrivate(t *testing.T) {
+	dir := t.TempDir() + "/memory"
+	st, err := OpenStore(context.Background(), defaultConfig(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v, want 0700", fi.Mode().Perm())
+	}
+	if _, err := os.Stat(dir + "/memory.db"); err != nil {
+		t.Errorf("no database file: %v", err)
+	}
+}
+
+// TestNoGoroutineLeak: Close releases every connection and its goroutines.
+func TestNoGoroutineLeak(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	s := newServer(t, nil)
+	seed(t, s, "local")
+	callOK(t, s, "local", "memory_search_nodes", map[string]any{"query": "alice"}, nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -60,6 +60,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 		search:    searchPostgres,
 		retryable: postgresRetryable,
 		readOpts:  &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+		lockRow:   " FOR UPDATE",
 	}}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		for _, stmt := range postgresSchema {

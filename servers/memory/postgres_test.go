@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mcphub/mcphub/internal/testenv"
+	"github.com/mcphub/mcphub/servers/registry"
 )
 
 // pgBaseDSN is set while TestIntegrationPostgres reruns the semantic tests against PostgreSQL:
@@ -91,6 +93,44 @@ func TestIntegrationPostgres(t *testing.T) {
 					t.Errorf("search %q: %v", q, err)
 				}
 			}
+		}
+	})
+	t.Run("DownAtStart", func(t *testing.T) {
+		// A database that does not exist yet stands for a server that is down: the hub starts,
+		// the server is not ready and says why, calls fail with an actionable result, and it
+		// recovers once the database is there.
+		u, err := url.Parse(pgBaseDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("memory_late_%d", pgDBSeq.Add(1))
+		u.Path = "/" + name
+		s := New().(*Server)
+		s.cfg.PostgresDSN = u.String()
+		ctx := context.Background()
+		if err := s.Provision(ctx, registry.Env{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+			t.Fatalf("Provision failed on a database that is down: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		if r := s.Readiness(ctx); r.Ready || !strings.Contains(r.Fix, "postgres_dsn") {
+			t.Errorf("readiness while down: %+v", r)
+		}
+		if r := call(t, s, "local", "memory_read_graph", nil); !r.IsError || !strings.Contains(text(r), "not available") {
+			t.Errorf("a call while down: %v %q", r.IsError, text(r))
+		}
+		conn, err := pgx.Connect(ctx, pgBaseDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.Close(ctx)
+		defer func(d time.Duration) { reopenEvery = d }(reopenEvery)
+		reopenEvery = 0
+		callOK(t, s, "local", "memory_read_graph", nil, nil)
+		if r := s.Readiness(ctx); !r.Ready {
+			t.Errorf("readiness once up: %+v", r)
 		}
 	})
 	t.Run("BadDSN", func(t *testing.T) {

@@ -26,6 +26,11 @@ type dialect struct {
 	retryable func(error) bool
 	// readOpts are the options of read transactions: a consistent snapshot, read only.
 	readOpts *sql.TxOptions
+	// lockRow is appended to the entity look-up of a write, so that a concurrent delete waits
+	// for the observations being added instead of failing their foreign key, and so that two
+	// writers to one entity queue instead of deadlocking on the search-document update that
+	// follows (PostgreSQL; SQLite runs one writer at a time).
+	lockRow string
 }
 
 // querier is what a read needs from a transaction or a pool.
@@ -117,7 +122,7 @@ func (s *sqlStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // entityID returns the id of the named entity, or 0 when there is none.
 func (s *sqlStore) entityID(ctx context.Context, tx *sql.Tx, ns, name string) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, s.rebind(`SELECT id FROM memory_entities WHERE namespace = ? AND name = ?`), ns, name).Scan(&id)
+	err := tx.QueryRowContext(ctx, s.rebind(`SELECT id FROM memory_entities WHERE namespace = ? AND name = ?`+s.d.lockRow), ns, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -457,9 +457,11 @@ type handlerFunc func(ctx context.Context, st Store, ns string, req mcp.CallTool
 // handle resolves the store and the caller's namespace for h.
 func (s *Server) handle(h handlerFunc) registry.Handler {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		st := s.currentStore()
-		if st == nil {
-			return mcp.NewToolResultError("the memory store is not open (the hub is starting or stopping); try again shortly"), nil
+		st, err := s.storeFor(ctx)
+		if err != nil {
+			msg := "the memory store is not available (" + redact(err, s.cfg.PostgresDSN).Error() + "); nothing was read or saved. " +
+				"Try again in a few seconds; if it persists, tell the operator (hub_list_servers shows why)"
+			return mcp.NewToolResultError(msg), nil
 		}
 		return h(ctx, st, s.namespace(ctx), req)
 	}
