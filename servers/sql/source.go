@@ -583,6 +583,18 @@ func (s *source) ping(ctx context.Context) error {
 	return nil
 }
 
+// nonFinite spells NaN and the infinities as PostgreSQL does; JSON has no numbers for them.
+func nonFinite(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case f > 0:
+		return "Infinity"
+	default:
+		return "-Infinity"
+	}
+}
+
 // maxJSONDepth bounds jsonValue's recursion into JSON documents and arrays.
 const maxJSONDepth = 32
 
@@ -594,7 +606,7 @@ func jsonValue(v any, depth int) any {
 		return x
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return strconv.FormatFloat(x, 'g', -1, 64)
+			return nonFinite(x)
 		}
 		return x
 	case float32:

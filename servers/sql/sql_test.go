@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -667,3 +668,61 @@ func TestCellText(t *testing.T) {
 		t.Errorf("long cell: %d bytes", len(got))
 	}
 }
+
+// TestIntegrationPostgresTypes: every common type comes out as valid JSON with the value a
+// model expects, whether written from the wire or decoded by pgx.
+func TestIntegrationPostgresTypes(t *testing.T) {
+	admin, _ := postgresFixture(t)
+	if admin == "" {
+		return
+	}
+	e := newHub(t, sourcesYAML(src("pg", admin)), "")
+	var q QueryResult
+	text := e.ok("sql_query", map[string]any{"sql": `SELECT 1::int2 AS i2, -2::int4 AS i4, 9007199254740993::int8 AS i8,
+		1.5::float4 AS f4, 'NaN'::float8 AS nan, '-Infinity'::float8 AS ninf, 12.340::numeric AS num, true AS b,
+		'tab	"q"'::text AS t, 'x'::varchar AS v, '{"a":[1,2]}'::json AS j, '{"b":null}'::jsonb AS jb,
+		'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u, NULL::text AS n`}, &q)
+	want := []any{float64(1), float64(-2), float64(9007199254740992), 1.5, "NaN", "-Infinity", 12.34, true,
+		"tab\t\"q\"", "x", map[string]any{"a": []any{float64(1), float64(2)}}, map[string]any{"b": nil},
+		"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", nil}
+	if len(q.Rows) != 1 || len(q.Rows[0]) != len(want) {
+		t.Fatalf("rows %v", q.Rows)
+	}
+	for i, w := range want {
+		if fmt.Sprint(q.Rows[0][i]) != fmt.Sprint(w) {
+			t.Errorf("column %s = %#v, want %#v", q.Columns[i].Name, q.Rows[0][i], w)
+		}
+	}
+	if !strings.Contains(text, `| 9007199254740993 |`) || !strings.Contains(text, `| a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11 |`) {
+		t.Errorf("text table:\n%s", text)
+	}
+	// Types pgx decodes itself: the whole row takes the slow path.
+	e.ok("sql_query", map[string]any{"sql": `SELECT '2024-05-06 07:08:09+00'::timestamptz AS ts, '2024-05-06'::date AS d,
+		'\xdeadbeef'::bytea AS bin, ARRAY[1,2] AS arr, '1 day'::interval AS iv, 7.5::numeric AS num`}, &q)
+	if q.Rows[0][0] != "2024-05-06T07:08:09Z" || q.Rows[0][2] != `\xdeadbeef` || q.Rows[0][5] != 7.5 {
+		t.Errorf("decoded row %#v", q.Rows[0])
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\" back\\ nl\n tab\t", "\x00\x1f", "é✓😀", "\xff\xfe", "a\u2028b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("appendJSONString(%q) = %s: not JSON: %v", s, b, err)
+		}
+		if want := strings.ToValidUTF8(s, "\uFFFD"); got != want && utf8ValidRunes(s) {
+			t.Fatalf("round trip of %q gave %q", s, got)
+		}
+		if string(appendJSONString(nil, []byte(s))) != string(b) {
+			t.Fatal("string and []byte forms differ")
+		}
+	})
+}
+
+// utf8ValidRunes: for valid UTF-8 the round trip must be exact; invalid bytes become U+FFFD
+// one by one, which ToValidUTF8 (which merges runs) does not model.
+func utf8ValidRunes(s string) bool { return utf8.ValidString(s) }

@@ -310,7 +310,7 @@ func appendJSON(b []byte, v any) []byte {
 		return strconv.AppendInt(b, int64(x), 10)
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return appendJSONString(b, strconv.FormatFloat(x, 'g', -1, 64))
+			return appendJSONString(b, nonFinite(x))
 		}
 		return strconv.AppendFloat(b, x, 'g', -1, 64)
 	case json.Number:
@@ -392,7 +392,7 @@ func appendCell(b []byte, v any) []byte {
 		return appendJSON(b, x)
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return strconv.AppendFloat(b, x, 'g', -1, 64)
+			return append(b, nonFinite(x)...)
 		}
 		return appendJSON(b, x)
 	case *pgRaw:
