@@ -18,6 +18,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcphub/mcphub/internal/testenv"
 )
 
 // The memory server driven through the real binary with the official SDK client: every tool
@@ -254,7 +256,7 @@ func TestIntegrationMemoryIdentities(t *testing.T) {
 }
 
 // startHubOnData starts a hub on the given data directory (several hubs may share one).
-func startHubOnData(t *testing.T, dataDir, extra string) *hubProcess {
+func startHubOnData(t *testing.T, dataDir, extra string, env ...string) *hubProcess {
 	t.Helper()
 	bin := testBinary(t)
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
@@ -266,6 +268,7 @@ func startHubOnData(t *testing.T, dataDir, extra string) *hubProcess {
 	p := &hubProcess{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.CommandContext(context.Background(), bin, "serve", "--config", cfgPath)
 	p.cmd.Stderr = p.stderr
+	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -295,10 +298,26 @@ func startHubOnData(t *testing.T, dataDir, extra string) *hubProcess {
 // and relations. Afterwards the graph holds exactly the union of the writes: nothing lost,
 // nothing twice.
 func TestIntegrationMemoryTwoProcesses(t *testing.T) {
-	const writers, entities, sessionsPerHub = 300, 20, 8
 	dataDir := filepath.Join(t.TempDir(), "data")
 	extra := "limits: {max_concurrent_calls: 256, tool_timeout: 120s}\nservers:\n  memory: {enabled: true}\n"
-	hubs := []*hubProcess{startHubOnData(t, dataDir, extra), startHubOnData(t, dataDir, extra)}
+	checkTwoHubs(t, startHubOnData(t, dataDir, extra), startHubOnData(t, dataDir, extra))
+}
+
+// TestIntegrationMemoryTwoProcessesPostgres is the same with the two hubs on one PostgreSQL
+// database (each with its own data directory), the DSN given through the environment.
+func TestIntegrationMemoryTwoProcessesPostgres(t *testing.T) {
+	testBinary(t) // skips under -short before PostgreSQL starts
+	env := "IT_MEMORY_PG_DSN=" + testenv.StartPostgres(t)
+	extra := "limits: {max_concurrent_calls: 256, tool_timeout: 120s}\nservers:\n  memory: {enabled: true, postgres_dsn: \"${IT_MEMORY_PG_DSN}\"}\n"
+	checkTwoHubs(t,
+		startHubOnData(t, filepath.Join(t.TempDir(), "data"), extra, env),
+		startHubOnData(t, filepath.Join(t.TempDir(), "data"), extra, env))
+}
+
+// checkTwoHubs runs the 300 writers through the hubs and checks the graph each one reads.
+func checkTwoHubs(t *testing.T, hubs ...*hubProcess) {
+	t.Helper()
+	const writers, entities, sessionsPerHub = 300, 20, 8
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -330,7 +349,7 @@ func TestIntegrationMemoryTwoProcesses(t *testing.T) {
 		}
 	}
 	for w := range writers {
-		cs := sessions[w%2][(w/2)%sessionsPerHub]
+		cs := sessions[w%len(hubs)][(w/len(hubs))%sessionsPerHub]
 		wg.Go(func() {
 			var es []any
 			for i := range entities {

@@ -77,6 +77,10 @@ func ParseJSONL(r io.Reader) (Graph, error) {
 			errs = append(errs, &LineError{n, "more than one JSON value on the line"})
 			continue
 		}
+		if msg := checkLineNames(l); msg != "" {
+			errs = append(errs, &LineError{n, msg})
+			continue
+		}
 		switch l.Type {
 		case "entity":
 			var missing []string
@@ -108,6 +112,27 @@ func ParseJSONL(r io.Reader) (Graph, error) {
 		return Graph{}, errors.Join(errs...)
 	}
 	return g, nil
+}
+
+// checkLineNames applies the tools' rules on names and types: no blank ones, none longer than
+// maxNameBytes.
+func checkLineNames(l jsonlLine) string {
+	for _, f := range []struct{ key, v string }{
+		{"name", l.Name}, {"entityType", l.EntityType}, {"from", l.From}, {"to", l.To}, {"relationType", l.RelationType},
+	} {
+		switch {
+		case f.v != "" && strings.TrimSpace(f.v) == "":
+			return f.key + " is blank"
+		case len(f.v) > maxNameBytes:
+			return fmt.Sprintf("%s is %d bytes; the limit is %d", f.key, len(f.v), maxNameBytes)
+		}
+	}
+	for i, o := range l.Observations {
+		if o == "" {
+			return fmt.Sprintf("observations[%d] is empty", i)
+		}
+	}
+	return ""
 }
 
 // Import merges g into namespace ns: new entities are created, the observations of existing
@@ -167,8 +192,7 @@ func Import(ctx context.Context, st Store, ns string, g Graph) (ImportStats, err
 // the order they were created, page by page so that a large graph is never all in memory.
 func Export(ctx context.Context, st Store, ns string, w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	out := newJSONLWriter(bw)
 	const pageItems = 1000
 	for offset := 0; ; {
 		page, err := st.ReadPage(ctx, ns, offset, pageItems)
@@ -176,13 +200,13 @@ func Export(ctx context.Context, st Store, ns string, w io.Writer) error {
 			return fmt.Errorf("reading the graph: %w", err)
 		}
 		for _, e := range page.Entities {
-			if err := enc.Encode(jsonlEntity{Type: "entity", Name: e.Name, EntityType: e.EntityType, Observations: nonNil(e.Observations)}); err != nil {
-				return fmt.Errorf("writing: %w", err)
+			if err := out.entity(e); err != nil {
+				return err
 			}
 		}
 		for _, r := range page.Relations {
-			if err := enc.Encode(jsonlRelation{Type: "relation", From: r.From, To: r.To, RelationType: r.RelationType}); err != nil {
-				return fmt.Errorf("writing: %w", err)
+			if err := out.relation(r); err != nil {
+				return err
 			}
 		}
 		n := len(page.Entities) + len(page.Relations)
@@ -192,6 +216,29 @@ func Export(ctx context.Context, st Store, ns string, w io.Writer) error {
 		}
 	}
 	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	return nil
+}
+
+// jsonlWriter writes lines of the reference format.
+type jsonlWriter struct{ enc *json.Encoder }
+
+func newJSONLWriter(w io.Writer) jsonlWriter {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // the reference server (JSON.stringify) does not escape <, > and &
+	return jsonlWriter{enc}
+}
+
+func (w jsonlWriter) entity(e Entity) error {
+	if err := w.enc.Encode(jsonlEntity{Type: "entity", Name: e.Name, EntityType: e.EntityType, Observations: nonNil(e.Observations)}); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	return nil
+}
+
+func (w jsonlWriter) relation(r Relation) error {
+	if err := w.enc.Encode(jsonlRelation{Type: "relation", From: r.From, To: r.To, RelationType: r.RelationType}); err != nil {
 		return fmt.Errorf("writing: %w", err)
 	}
 	return nil

@@ -120,3 +120,42 @@ func TestExportPagesLargeGraphs(t *testing.T) {
 		t.Errorf("round trip of %d+%d items lost something: got %d+%d", len(g.Entities), len(g.Relations), len(back.Entities), len(back.Relations))
 	}
 }
+
+// FuzzParseJSONL: any input either parses into a graph whose export parses back to the same
+// graph, or fails with line-numbered errors; it never panics.
+func FuzzParseJSONL(f *testing.F) {
+	f.Add(referenceFile)
+	f.Add(`{"type":"entity","name":"a","entityType":"b"}` + "\n" + `{"type":"relation","from":"a","to":"a","relationType":"self"}`)
+	f.Add("{oops\n\n{\"type\":\"x\"}")
+	f.Add(`{"type":"entity","name":"\u2028","entityType":"<&>","observations":["\"q\""]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		g, err := ParseJSONL(strings.NewReader(in))
+		if err != nil {
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				if !strings.HasPrefix(e.Error(), "line ") && !strings.HasPrefix(e.Error(), "reading line ") {
+					t.Fatalf("error without a line number: %v", e)
+				}
+			}
+			return
+		}
+		var out bytes.Buffer
+		enc := newJSONLWriter(&out)
+		for _, e := range g.Entities {
+			if err := enc.entity(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, r := range g.Relations {
+			if err := enc.relation(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		back, err := ParseJSONL(&out)
+		if err != nil {
+			t.Fatalf("export of a parsed file does not parse: %v\n%s", err, out.String())
+		}
+		if !reflect.DeepEqual(back, g) {
+			t.Fatalf("round trip changed the graph: %+v -> %+v", g, back)
+		}
+	})
+}
