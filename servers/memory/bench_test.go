@@ -9,6 +9,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcphub/mcphub/internal/testenv"
 	"github.com/mcphub/mcphub/servers/registry"
 )
 
@@ -42,7 +43,16 @@ func benchGraph(observations int) Graph {
 // BenchmarkSearch measures memory_search_nodes through its handler (search, load, encode) on a
 // SQLite graph of 10k and 100k observations, for a common word, a rare word and a two-word
 // query. Building the graph is not timed.
-func BenchmarkSearch(b *testing.B) {
+func BenchmarkSearch(b *testing.B) { benchSearch(b) }
+
+// BenchmarkSearchPostgres is the same on PostgreSQL (testenv.StartPostgres).
+func BenchmarkSearchPostgres(b *testing.B) {
+	pgBaseDSN = testenv.StartPostgres(b)
+	b.Cleanup(func() { pgBaseDSN = "" })
+	benchSearch(b)
+}
+
+func benchSearch(b *testing.B) {
 	for _, size := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("observations=%dk", size/1000), func(b *testing.B) {
 			s := newServer(b, func(c *Config) { c.MaxItemsPerCall = 10000; c.MaxObservationsPerCall = 100000 })
