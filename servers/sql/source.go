@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -100,7 +101,9 @@ type source struct {
 	cfg     SourceConfig
 	target  target
 	db      *dbsql.DB
-	secrets []string // parts of the DSN to redact from connection errors, longest first
+	secrets []string    // parts of the DSN to redact from connection errors, longest first
+	work    chan func() // SQLite: jobs for the workers
+	workers sync.WaitGroup
 }
 
 // sqliteDSN is the modernc DSN of a read-only connection: the file opened read-only (mode=ro,
@@ -174,6 +177,7 @@ func (s *source) open() {
 	case engineSQLite:
 		s.db = dbsql.OpenDB(sqliteConnector{dsn: sqliteDSN(s.target.path)})
 		s.secrets = []string{s.cfg.DSN, s.target.path}
+		s.startWorkers(s.cfg.MaxOpenConns)
 	case enginePostgres:
 		cfg := s.target.pg.Copy()
 		if cfg.ConnectTimeout == 0 {
@@ -198,6 +202,59 @@ func (s *source) open() {
 	s.db.SetMaxIdleConns(min(s.cfg.MaxOpenConns, 4))
 	s.db.SetConnMaxIdleTime(5 * time.Minute)
 	sort.Slice(s.secrets, func(i, j int) bool { return len(s.secrets[i]) > len(s.secrets[j]) })
+}
+
+// startWorkers starts the goroutines that run this source's SQLite queries. The SQLite engine
+// (C translated to Go) needs a deep stack: run on the fresh goroutine the registry gives each
+// call, every query would first grow and copy that stack, which costs as much as a point lookup.
+// Workers keep theirs between queries.
+func (s *source) startWorkers(n int) {
+	s.work = make(chan func(), n)
+	for range n {
+		s.workers.Go(func() {
+			for job := range s.work {
+				job()
+			}
+		})
+	}
+}
+
+// stopWorkers ends the workers once the queries they run have returned.
+func (s *source) stopWorkers() {
+	if s.work != nil {
+		close(s.work)
+		s.workers.Wait()
+		s.work = nil
+	}
+}
+
+// onWorker runs fn on a worker, or on the caller's goroutine when the source has none. ctx
+// bounds the wait for a free worker; fn must honour it too.
+func (s *source) onWorker(ctx context.Context, fn func() ([]column, error)) ([]column, error) {
+	if s.work == nil {
+		return fn()
+	}
+	var (
+		cols []column
+		err  error
+	)
+	done := make(chan struct{})
+	job := func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("the SQLite query panicked: %v", p)
+			}
+		}()
+		cols, err = fn()
+	}
+	select {
+	case s.work <- job:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	<-done
+	return cols, err
 }
 
 // redact replaces the DSN and its parts in a connection error's text by a placeholder.
@@ -237,7 +294,7 @@ func (s *source) query(ctx context.Context, stmt string, args []any, each rowFun
 	if s.target.engine == enginePostgres {
 		cols, err = s.queryPostgres(qctx, stmt, args, each)
 	} else {
-		cols, err = s.querySQLite(qctx, stmt, args, each)
+		cols, err = s.onWorker(qctx, func() ([]column, error) { return s.querySQLite(qctx, stmt, args, each) })
 	}
 	if err == nil {
 		return cols, nil

@@ -215,6 +215,7 @@ func (s *Server) Readiness(ctx context.Context) registry.Readiness {
 func (s *Server) Close() error {
 	var errs []error
 	for _, src := range s.sources {
+		src.stopWorkers()
 		if err := src.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing source %q: %w", src.name, err))
 		}
