@@ -17,6 +17,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
 
 	"github.com/mcphub/mcphub/configs"
 	"github.com/mcphub/mcphub/internal/testenv"
@@ -28,6 +29,10 @@ import (
 )
 
 var factory = registry.Factory{Name: "sql", Title: "SQL", New: New}
+
+// TestMain fails the package when a test leaves a goroutine behind: pools, SQLite workers and
+// PostgreSQL connections must all end with Close.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestConformance(t *testing.T)   { registrytest.Conformance(t, factory) }
 func TestToolSnapshots(t *testing.T) { registrytest.ToolSnapshots(t, factory) }
