@@ -253,6 +253,7 @@ type engineCase struct {
 	param   string // placeholder of the first parameter
 	sleep   string // a query that runs far longer than the timeout
 	secrets []string
+	admin   string // PostgreSQL: a DSN to look at the server's activity
 }
 
 func engines(t *testing.T) []engineCase {
@@ -261,9 +262,11 @@ func engines(t *testing.T) []engineCase {
 	cases := []engineCase{}
 	liteDSN := "sqlite://" + path
 	pgAdmin, pgReader := postgresFixture(t)
-	sources := []string{src("lite", liteDSN, "timeout: 1s")}
+	// One connection per source: the query after a timed-out one must get the connection the
+	// cancelled query held, which proves that the database stopped it.
+	sources := []string{src("lite", liteDSN, "timeout: 1s", "max_open_conns: 1")}
 	if pgAdmin != "" {
-		sources = append(sources, src("pg", pgAdmin, "timeout: 1s"), src("pgreader", pgReader, "timeout: 1s"))
+		sources = append(sources, src("pg", pgAdmin, "timeout: 1s", "max_open_conns: 1"), src("pgreader", pgReader, "timeout: 1s"))
 	}
 	env := newHub(t, sourcesYAML(sources...), "")
 	cases = append(cases, engineCase{name: "sqlite", env: env, source: "lite", param: "?",
@@ -272,7 +275,7 @@ func engines(t *testing.T) []engineCase {
 	if pgAdmin != "" {
 		cases = append(cases, engineCase{name: "postgres", env: env, source: "pg", param: "$1",
 			sleep:   "SELECT pg_sleep(10)",
-			secrets: []string{pgAdmin, pgReader, "pg-secret-pw", "reader-secret-pw"}})
+			secrets: []string{pgAdmin, pgReader, "pg-secret-pw", "reader-secret-pw"}, admin: pgAdmin})
 	}
 	return cases
 }
@@ -392,9 +395,27 @@ func TestIntegrationEngines(t *testing.T) {
 				if d := time.Since(start); d > 5*time.Second {
 					t.Errorf("the timed-out query returned after %s", d)
 				}
-				// The connection is usable again at once.
+				// The source's only connection is usable again at once.
+				start = time.Now()
 				var q QueryResult
 				e.ok("sql_query", map[string]any{"source": ec.source, "sql": "SELECT 1 AS one"}, &q)
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("the query after the timed-out one took %s", d)
+				}
+				if ec.admin != "" {
+					db, err := dbsql.Open("pgx", ec.admin)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer db.Close()
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					var n int
+					if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+						WHERE query LIKE '%pg_sleep(10)%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&n); err != nil || n != 0 {
+						t.Errorf("pg_sleep still running on the server: %d, %v", n, err)
+					}
+				}
 			})
 			t.Run("bad_sql", func(t *testing.T) {
 				e.t = t
@@ -731,3 +752,34 @@ func FuzzAppendJSONString(f *testing.F) {
 // utf8ValidRunes: for valid UTF-8 the round trip must be exact; invalid bytes become U+FFFD
 // one by one, which ToValidUTF8 (which merges runs) does not model.
 func utf8ValidRunes(s string) bool { return utf8.ValidString(s) }
+
+// TestIntegrationContextCancels: when the call's context ends before the source's timeout
+// (here limits.tool_timeout), the query is cancelled on the database too, not abandoned.
+func TestIntegrationContextCancels(t *testing.T) {
+	path := sqliteFixture(t)
+	admin, _ := postgresFixture(t)
+	sources := []string{src("lite", "sqlite://"+path, "max_open_conns: 1")}
+	if admin != "" {
+		sources = append(sources, src("pg", admin, "max_open_conns: 1"))
+	}
+	e := newHub(t, sourcesYAML(sources...), "tool_timeout: 1s")
+	cases := map[string]string{
+		"lite": "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r",
+		"pg":   "SELECT pg_sleep(30)",
+	}
+	for name, stmt := range cases {
+		if name == "pg" && admin == "" {
+			continue
+		}
+		start := time.Now()
+		e.fails("sql_query", map[string]any{"source": name, "sql": stmt}, "time limit")
+		// The single connection comes free within moments: the database stopped the query.
+		var q QueryResult
+		e.ok("sql_query", map[string]any{"source": name, "sql": "SELECT 1 AS one"}, &q)
+		d := time.Since(start)
+		if d > 5*time.Second {
+			t.Errorf("%s: the cancelled query held its connection for %s", name, d)
+		}
+		t.Logf("%s: cancelled and answered the next query after %s", name, d)
+	}
+}
