@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"reflect"
@@ -466,6 +467,55 @@ func TestNoGoroutineLeak(t *testing.T) {
 	callOK(t, s, "local", "memory_search_nodes", map[string]any{"query": "alice"}, nil)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResultsFitTheBudget: a structured result over the output budget would be an error, so
+// search, open and read cut what does not fit and say so.
+func TestResultsFitTheBudget(t *testing.T) {
+	s := newServer(t, nil)
+	s.budget = 4096
+	var obs []string
+	for i := range 50 {
+		obs = append(obs, fmt.Sprintf("%02d %s", i, strings.Repeat("fact ", 40)))
+	}
+	callOK(t, s, "local", "memory_create_entities", entitiesArg(
+		Entity{Name: "Huge", EntityType: "thing", Observations: obs},
+		Entity{Name: "Small", EntityType: "thing", Observations: []string{"fact"}},
+	), nil)
+	var rels []Relation
+	for i := range 100 {
+		rels = append(rels, Relation{"Small", fmt.Sprintf("Target %03d", i), "points_to"})
+	}
+	callOK(t, s, "local", "memory_create_relations", relationsArg(rels...), nil)
+
+	var res nodesResult
+	callOK(t, s, "local", "memory_open_nodes", map[string]any{"names": []any{"Huge"}}, &res)
+	if len(res.Entities) != 1 || len(res.Entities[0].Observations) == 0 || len(res.Entities[0].Observations) >= 50 ||
+		res.Entities[0].Observations[0] != obs[0] || !strings.Contains(res.Note, `observations of "Huge"`) {
+		t.Errorf("open Huge: %d observations, note %q", len(res.Entities[0].Observations), res.Note)
+	}
+	callOK(t, s, "local", "memory_open_nodes", map[string]any{"names": []any{"Small"}}, &res)
+	if len(res.Entities) != 1 || len(res.Relations) == 0 || len(res.Relations) == 100 || !strings.Contains(res.Note, "relations") {
+		t.Errorf("open Small: %d relations, note %q", len(res.Relations), res.Note)
+	}
+	callOK(t, s, "local", "memory_search_nodes", map[string]any{"query": "fact"}, &res)
+	if !strings.Contains(res.Note, "lower limit") {
+		t.Errorf("search: note %q", res.Note)
+	}
+	// read_graph still reaches every item, page by page.
+	seen, offset := 0, 0
+	for range 200 {
+		var page readGraphResult
+		callOK(t, s, "local", "memory_read_graph", map[string]any{"offset": offset}, &page)
+		seen += len(page.Entities) + len(page.Relations)
+		if page.NextOffset == nil {
+			break
+		}
+		offset = *page.NextOffset
+	}
+	if seen != 102 {
+		t.Errorf("read %d items page by page, want 102", seen)
 	}
 }
 

@@ -46,6 +46,11 @@ type (
 		Message string `json:"message" jsonschema_description:"What was done."`
 		Deleted int    `json:"deleted" jsonschema_description:"How many items were deleted."`
 	}
+	nodesResult struct {
+		Entities  []Entity   `json:"entities" jsonschema_description:"The entities."`
+		Relations []Relation `json:"relations" jsonschema_description:"The relations from or to any of the entities."`
+		Note      string     `json:"note,omitempty" jsonschema_description:"Present when some of the result was left out to fit the output budget, saying what and how to get it."`
+	}
 	readGraphResult struct {
 		Entities   []Entity   `json:"entities" jsonschema_description:"Entities of this page, oldest first."`
 		Relations  []Relation `json:"relations" jsonschema_description:"Relations of this page, oldest first (they follow all entities)."`
@@ -350,39 +355,96 @@ func (s *Server) readGraphTool() registry.Tool {
 	}
 }
 
-// fitPage cuts the page to fit the output budget (both the structured and the text copy must
-// fit, so each gets the budget less room for the note) and says how to get the rest.
-func (s *Server) fitPage(page Page, offset int) readGraphResult {
-	res := readGraphResult{Entities: page.Entities, Relations: page.Relations, Total: page.Total}
-	if s.budget > 0 {
-		room := s.budget*3/4 - 512
-		used := 64
-		for i, e := range res.Entities {
-			used += jsonSize(e) + 1
-			if used > room {
-				res.Entities, res.Relations = res.Entities[:i], []Relation{}
-				break
-			}
-		}
-		for i, r := range res.Relations {
-			used += jsonSize(r) + 1
-			if used > room {
-				res.Relations = res.Relations[:i]
-				break
-			}
-		}
+// room is how many bytes of entities and relations a result may hold: the structured content
+// and its text copy must each fit the hub's output budget (the registry turns a structured
+// result over it into an error), less room for the envelope and the note. Zero: no limit.
+func (s *Server) room() int {
+	if s.budget <= 0 {
+		return 0
 	}
-	shown := len(res.Entities) + len(res.Relations)
-	if next := offset + shown; next < page.Total {
-		if shown == 0 && len(page.Entities) > 0 {
-			// One entity larger than the budget: better to show it (the registry truncates it
-			// with its own note) than to loop on the same offset forever.
-			res.Entities = page.Entities[:1]
-			shown, next = 1, offset+1
+	return max(s.budget*3/4-512, 256)
+}
+
+// fitGraph keeps the entities, then the relations, in order, while they fit in room bytes. An
+// entity that does not fit even alone, first in the result, keeps its oldest observations that
+// fit. It returns the kept graph and a description of what was left out ("" when nothing).
+func fitGraph(g Graph, room int) (Graph, string) {
+	if room <= 0 {
+		return g, ""
+	}
+	out := Graph{Entities: []Entity{}, Relations: []Relation{}}
+	used := 64
+	var left []string
+	for i, e := range g.Entities {
+		size := jsonSize(e) + 1
+		if used+size <= room {
+			out.Entities = append(out.Entities, e)
+			used += size
+			continue
 		}
+		if i == 0 {
+			trimmed := e
+			trimmed.Observations = []string{}
+			used += jsonSize(trimmed) + 1
+			for _, o := range e.Observations {
+				if used+len(o)+8 > room {
+					break
+				}
+				trimmed.Observations = append(trimmed.Observations, o)
+				used += len(o) + 8
+			}
+			out.Entities = append(out.Entities, trimmed)
+			left = append(left, fmt.Sprintf("%d of the %d observations of %q (the oldest are shown; the entity is larger "+
+				"than one result can hold: remove observations it no longer needs with memory_delete_observations)",
+				len(e.Observations)-len(trimmed.Observations), len(e.Observations), e.Name))
+			if rest := len(g.Entities) - 1; rest > 0 {
+				left = append(left, fmt.Sprintf("%d entities", rest))
+			}
+		} else {
+			left = append(left, fmt.Sprintf("%d entities", len(g.Entities)-i))
+		}
+		break
+	}
+	for i, r := range g.Relations {
+		size := jsonSize(r) + 1
+		if used+size > room {
+			left = append(left, fmt.Sprintf("%d relations", len(g.Relations)-i))
+			break
+		}
+		out.Relations = append(out.Relations, r)
+		used += size
+	}
+	return out, strings.Join(left, ", ")
+}
+
+// fitNodes fits a search or open result to the budget; more says how to get the rest.
+func (s *Server) fitNodes(g Graph, more string) nodesResult {
+	fit, left := fitGraph(g, s.room())
+	res := nodesResult{Entities: fit.Entities, Relations: fit.Relations}
+	if left != "" {
+		res.Note = "left out to fit the output budget: " + left + "; " + more
+	}
+	return res
+}
+
+// fitPage cuts a page of memory_read_graph to the budget and says how to get the rest.
+func (s *Server) fitPage(page Page, offset int) readGraphResult {
+	fit, left := fitGraph(page.Graph, s.room())
+	res := readGraphResult{Entities: fit.Entities, Relations: fit.Relations, Total: page.Total}
+	shown := len(res.Entities) + len(res.Relations)
+	if len(page.Relations) > 0 && len(res.Relations) < len(page.Relations) && len(res.Entities) < len(page.Entities) {
+		// Relations come after every entity: never show some of a page's relations while
+		// skipping entities before them.
+		res.Relations = []Relation{}
+		shown = len(res.Entities)
+	}
+	if next := offset + shown; next < page.Total {
 		res.NextOffset = &next
 		res.Note = fmt.Sprintf("graph has %d items (entities, then relations); this page holds items %d to %d. "+
 			"Call memory_read_graph with offset=%d for the rest.", page.Total, offset, offset+shown-1, next)
+	}
+	if strings.Contains(left, "observations of") {
+		res.Note = strings.TrimSpace("left out to fit the output budget: " + strings.SplitN(left, ", ", 2)[0] + ". " + res.Note)
 	}
 	return res
 }
@@ -403,7 +465,7 @@ func (s *Server) searchNodesTool() registry.Tool {
 				"limit": map[string]any{"type": "integer", "minimum": 1, "maximum": maxSearchLimit, "default": defaultSearchLimit,
 					"description": "Most entities to return, best first."},
 			}, "query"),
-			mcp.WithOutputSchema[Graph](),
+			mcp.WithOutputSchema[nodesResult](),
 		),
 		Hints: &registry.Hints{ReadOnly: true, Idempotent: true},
 		Handler: s.handle(func(ctx context.Context, st Store, ns string, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -417,7 +479,7 @@ func (s *Server) searchNodesTool() registry.Tool {
 			if err != nil {
 				return s.storeError(ctx, err), nil
 			}
-			return structured(g), nil
+			return structured(s.fitNodes(g, "search with a lower limit or more specific words")), nil
 		}),
 	}
 }
@@ -429,7 +491,7 @@ func (s *Server) openNodesTool() registry.Tool {
 			mcp.WithDescription("Returns the named entities of your memory graph with all their observations, and the relations from or to them. "+
 				"Names that do not exist are left out."),
 			inputSchema(map[string]any{"names": namesSchema("The names of the entities to open.")}, "names"),
-			mcp.WithOutputSchema[Graph](),
+			mcp.WithOutputSchema[nodesResult](),
 		),
 		Hints: &registry.Hints{ReadOnly: true, Idempotent: true},
 		Handler: s.handle(func(ctx context.Context, st Store, ns string, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -446,7 +508,7 @@ func (s *Server) openNodesTool() registry.Tool {
 			if err != nil {
 				return s.storeError(ctx, err), nil
 			}
-			return structured(g), nil
+			return structured(s.fitNodes(g, "open fewer names at once")), nil
 		}),
 	}
 }
