@@ -66,8 +66,8 @@ func parseDSN(dsn string) (target, error) {
 		if rest == "" {
 			return target{}, errors.New("names no SQLite file: write sqlite:///absolute/path.db or sqlite://relative/path.db")
 		}
-		if strings.ContainsAny(rest, "?#") {
-			return target{}, errors.New("has query parameters or a fragment: mcphub sets the SQLite connection options itself; write only the file's path")
+		if strings.Contains(rest, "?") {
+			return target{}, errors.New("has query parameters: mcphub sets the SQLite connection options itself; write only the file's path")
 		}
 		return target{engine: engineSQLite, path: rest}, nil
 	case "postgres", "postgresql":

@@ -783,3 +783,50 @@ func TestIntegrationContextCancels(t *testing.T) {
 		t.Logf("%s: cancelled and answered the next query after %s", name, d)
 	}
 }
+
+func TestParseDSN(t *testing.T) {
+	tests := []struct {
+		dsn    string
+		engine engine
+		path   string
+		bad    string
+	}{
+		{dsn: "sqlite:///abs/x.db", path: "/abs/x.db"},
+		{dsn: "sqlite://rel/x.db", path: "rel/x.db"},
+		{dsn: "SQLite://x.db", path: "x.db"},
+		{dsn: "postgres://u:pw@h:5432/db?sslmode=disable", engine: enginePostgres},
+		{dsn: "postgresql://u@h/db", engine: enginePostgres},
+		{dsn: "sqlite://", bad: "names no SQLite file"},
+		{dsn: "sqlite:///x.db?mode=rw", bad: "query parameters"},
+		{dsn: "mysql://u:pw@h/db", bad: `unsupported scheme "mysql"`},
+		{dsn: "host=h user=u password=pw", bad: "is not a URL"},
+		{dsn: "postgres://u:pw@h:notaport/db", bad: "is not a valid PostgreSQL URL"},
+	}
+	for _, tt := range tests {
+		got, err := parseDSN(tt.dsn)
+		switch {
+		case tt.bad != "":
+			if err == nil || !strings.Contains(err.Error(), tt.bad) {
+				t.Errorf("parseDSN(%q) = %v, want an error with %q", tt.dsn, err, tt.bad)
+			} else if strings.Contains(err.Error(), "pw") {
+				t.Errorf("parseDSN(%q): the error quotes the DSN: %v", tt.dsn, err)
+			}
+		case err != nil:
+			t.Errorf("parseDSN(%q): %v", tt.dsn, err)
+		case got.engine != tt.engine || got.path != tt.path:
+			t.Errorf("parseDSN(%q) = %+v", tt.dsn, got)
+		}
+	}
+}
+
+// TestSQLiteOddPath: a file name that needs escaping in SQLite's URI form opens.
+func TestSQLiteOddPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "my shop %20 #1.db")
+	loadFixture(t, "sqlite", path)
+	e := newHub(t, sourcesYAML(src("odd", "sqlite://"+path)), "")
+	var q QueryResult
+	e.ok("sql_query", map[string]any{"sql": "SELECT count(*) AS n FROM customers"}, &q)
+	if q.Rows[0][0] != float64(3) {
+		t.Errorf("rows %v", q.Rows)
+	}
+}
