@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -355,7 +358,28 @@ func (s *source) explain(ctx, qctx context.Context, err error) error {
 	if errors.As(err, &qe) {
 		return qe
 	}
-	return &queryError{conn: true, msg: fmt.Sprintf("source %q (%s) cannot be reached: %s", s.name, s.target.engine, s.redact(err.Error()))}
+	msg := s.redact(err.Error())
+	if isConnError(err) {
+		return &queryError{conn: true, msg: fmt.Sprintf("source %q (%s) cannot be reached: %s", s.name, s.target.engine, msg)}
+	}
+	if strings.Contains(msg, "param") || strings.Contains(msg, "argument") || strings.Contains(msg, "encode") {
+		hint := "pass one value in params per ? placeholder"
+		if s.target.engine == enginePostgres {
+			hint = "pass one value in params per $N placeholder, as a string if its type differs, or cast the placeholder ($1::int, $1::text)"
+		}
+		return &queryError{msg: fmt.Sprintf("source %q could not use the params: %s; %s", s.name, msg, hint)}
+	}
+	return &queryError{msg: fmt.Sprintf("source %q could not run the query: %s", s.name, msg)}
+}
+
+// isConnError says whether err means the database could not be reached or the connection broke,
+// as opposed to a problem with the query.
+func isConnError(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, dbsql.ErrConnDone)
 }
 
 func (s *source) querySQLite(ctx context.Context, stmt string, args []any, each rowFunc) ([]column, error) {

@@ -373,6 +373,17 @@ func TestIntegrationEngines(t *testing.T) {
 					t.Errorf("string param: %+v", q)
 				}
 			})
+			t.Run("bad_params", func(t *testing.T) {
+				e.t = t
+				if ec.name == "postgres" {
+					e.fails("sql_query", map[string]any{"source": ec.source, "sql": "SELECT name FROM customers WHERE email = $1",
+						"params": []any{true}}, "could not use the params", "cast the placeholder")
+					e.fails("sql_query", map[string]any{"source": ec.source, "sql": "SELECT $1::int + $2::int",
+						"params": []any{float64(1)}}, "could not use the params")
+				} else {
+					e.fails("sql_query", map[string]any{"source": ec.source, "sql": "SELECT ? + ?", "params": []any{float64(1)}}, "could not use the params", "? placeholder")
+				}
+			})
 			t.Run("row_limit", func(t *testing.T) {
 				e.t = t
 				var q QueryResult
