@@ -47,6 +47,7 @@ type HTTP struct {
 	byServer  map[string]*server.StreamableHTTPServer
 	names     []string
 	draining  atomic.Bool
+	posts     atomic.Int64 // MCP POST requests being served, for the shutdown drain
 	readiness func(ctx context.Context) []registry.ServerStatus
 }
 
@@ -87,7 +88,7 @@ func NewHTTP(opts Options) *HTTP {
 	r.Get("/readyz", h.serveReadyz)
 	r.Handle("/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 	r.Group(func(r chi.Router) {
-		r.Use(g.authenticate, g.limitConcurrency, g.readBody)
+		r.Use(g.authenticate, g.limitConcurrency, h.countPosts, g.readBody)
 		r.Handle("/mcp", h.all)
 		// One static route per server: chi matches them without URL parameters, and the
 		// pattern names the server in the request metrics. The parameter route only answers
@@ -176,8 +177,12 @@ func (h *HTTP) shutdown(srv *http.Server, errc chan error, timeout time.Duration
 
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(ctx) }() // stops accepting; waits for handlers to return
-	if !h.opts.Hub.WaitIdle(ctx) {
-		logger.Warn("shutdown timeout reached with tool calls still running", slog.Int64("in_flight", h.opts.Hub.Running()))
+	// In-flight calls finish, then their responses are written, before the sessions close:
+	// closing a session ends its event streams, and a client may fail a call whose answer
+	// had not left yet.
+	if !h.opts.Hub.WaitIdle(ctx) || !h.waitPostsDone(ctx) {
+		logger.Warn("shutdown timeout reached with requests still running",
+			slog.Int64("tool_calls", h.opts.Hub.Running()), slog.Int64("posts", h.posts.Load()))
 	}
 	// Long-lived GET streams keep Shutdown waiting until their sessions close.
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -194,6 +199,34 @@ func (h *HTTP) shutdown(srv *http.Server, errc chan error, timeout time.Duration
 	}
 	logger.Info("HTTP transport stopped")
 	return err
+}
+
+// countPosts keeps the number of MCP POST requests in progress (GET streams are not counted:
+// they end when their sessions close).
+func (h *HTTP) countPosts(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.posts.Add(1)
+		defer h.posts.Add(-1)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// waitPostsDone waits until no MCP POST request is in progress, or ctx ends.
+func (h *HTTP) waitPostsDone(ctx context.Context) bool {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for h.posts.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // Close stops the MCP servers' background work (session sweepers); for tests that use Handler
