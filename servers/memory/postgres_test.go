@@ -67,6 +67,8 @@ func TestIntegrationPostgres(t *testing.T) {
 		"ReadGraphPages":                 TestReadGraphPages,
 		"JSONLRoundTrip":                 TestJSONLRoundTrip,
 		"Readiness":                      TestReadiness,
+		"MatchesReference":               TestMatchesReference,
+		"ResultsFitTheBudget":            TestResultsFitTheBudget,
 	} {
 		t.Run(name, test)
 	}

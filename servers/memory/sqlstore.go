@@ -256,6 +256,11 @@ func (s *sqlStore) DeleteEntities(ctx context.Context, ns string, names []string
 		n = 0
 		var ids []int64
 		for _, name := range names {
+			// Relations go even when the entity does not exist, as in the reference server: a
+			// relation may name an entity that was never created.
+			if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM memory_relations WHERE namespace = ? AND (from_name = ? OR to_name = ?)`), ns, name, name); err != nil {
+				return fmt.Errorf("deleting relations: %w", err)
+			}
 			var id int64
 			err := tx.QueryRowContext(ctx, s.rebind(`DELETE FROM memory_entities WHERE namespace = ? AND name = ? RETURNING id`), ns, name).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -266,9 +271,6 @@ func (s *sqlStore) DeleteEntities(ctx context.Context, ns string, names []string
 			}
 			ids = append(ids, id)
 			n++
-			if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM memory_relations WHERE namespace = ? AND (from_name = ? OR to_name = ?)`), ns, name, name); err != nil {
-				return fmt.Errorf("deleting relations: %w", err)
-			}
 		}
 		return s.d.refresh(ctx, tx, ids)
 	})

@@ -72,7 +72,8 @@ type Store interface {
 	// ErrEntityNotFound and nothing is added.
 	AddObservations(ctx context.Context, ns string, adds []ObservationAdd) ([]ObservationsAdded, error)
 	// DeleteEntities deletes the entities, their observations and every relation from or to
-	// them; unknown names are ignored. It returns the number of entities deleted.
+	// the names (even names that are not entities, as in the reference server). It returns the
+	// number of entities deleted.
 	DeleteEntities(ctx context.Context, ns string, names []string) (int, error)
 	// DeleteObservations removes the observations; unknown entities and observations are
 	// ignored. It returns the number removed.
