@@ -438,6 +438,11 @@ func (s *Server) fitPage(page Page, offset int) readGraphResult {
 		res.Relations = []Relation{}
 		shown = len(res.Entities)
 	}
+	if shown == 0 && len(page.Relations) > 0 {
+		// A relation larger than the whole budget (names of 512 bytes and a tiny budget): show
+		// it anyway, so that paging always moves on.
+		res.Relations, shown = page.Relations[:1], 1
+	}
 	if next := offset + shown; next < page.Total {
 		res.NextOffset = &next
 		res.Note = fmt.Sprintf("graph has %d items (entities, then relations); this page holds items %d to %d. "+
