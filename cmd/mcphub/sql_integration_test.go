@@ -5,8 +5,10 @@ import (
 	dbsql "database/sql"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +78,35 @@ func TestIntegrationSQL(t *testing.T) {
 	if strings.Contains(p.stderr.String(), sqlITPassword) {
 		t.Error("the PostgreSQL password appears in the hub's log")
 	}
+
+	t.Run("unreachable source", func(t *testing.T) {
+		// A third source on a closed port: /readyz names it, without its DSN, and the other
+		// sources keep answering.
+		deadPort := freePort(t)
+		down := cfg + fmt.Sprintf("      - {name: down, dsn: \"postgres://ghost:${SQL_IT_PW}@127.0.0.1:%d/nowhere\"}\n", deadPort)
+		q := startHub(t, down, "SQL_IT_PW="+sqlITPassword)
+		code, body := httpGet(t, q.base+"/readyz")
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `\"down\"`) ||
+			!strings.Contains(string(body), "servers.sql.sources[2].dsn") ||
+			strings.Contains(string(body), sqlITPassword) || strings.Contains(string(body), "ghost") ||
+			strings.Contains(string(body), strconv.Itoa(deadPort)) {
+			t.Errorf("readyz = %d %s", code, body)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cs := connectHTTP(ctx, t, q.base+"/mcp/sql", protocolVersions[0], newProgressCounter())
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "sql_query", Arguments: map[string]any{"source": "lite", "sql": "SELECT count(*) AS n FROM customers"}})
+		if err != nil || res.IsError {
+			t.Errorf("lite while down is unreachable: %v %s", err, resultText(res))
+		}
+		res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "sql_query", Arguments: map[string]any{"source": "down", "sql": "SELECT 1"}})
+		if err != nil || !res.IsError || !strings.Contains(resultText(res), "cannot be reached") || strings.Contains(resultText(res), "ghost") {
+			t.Errorf("down: %v %s", err, resultText(res))
+		}
+		if strings.Contains(q.stderr.String(), sqlITPassword) || strings.Contains(q.stderr.String(), "ghost") {
+			t.Errorf("the unreachable source's DSN appears in the log:\n%s", q.stderr.String())
+		}
+	})
 
 	t.Run("stdio", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -192,10 +192,11 @@ func (s *Server) Readiness(ctx context.Context) registry.Readiness {
 		wg.Go(func() { errs[i] = src.ping(ctx) })
 	}
 	wg.Wait()
-	var bad, good []string
+	var bad, good, keys []string
 	for i, err := range errs {
 		if err != nil {
 			bad = append(bad, err.Error())
+			keys = append(keys, fmt.Sprintf("servers.sql.sources[%d].dsn", s.sources[i].index))
 		} else {
 			good = append(good, s.sources[i].name)
 		}
@@ -207,8 +208,8 @@ func (s *Server) Readiness(ctx context.Context) registry.Readiness {
 	if len(good) > 0 {
 		reason += fmt.Sprintf(" (sources %s work)", strings.Join(good, ", "))
 	}
-	return registry.NotReady(reason,
-		"start the database or correct servers.sql.sources[].dsn and the environment variables it uses (host, port, credentials, file path)")
+	return registry.NotReady(reason, "start the database, or correct "+strings.Join(keys, " and ")+
+		" and the environment variables it uses (host, port, credentials, file path), then restart mcphub")
 }
 
 // Close closes every pool.
