@@ -305,12 +305,9 @@ func (s *source) query(ctx context.Context, stmt string, args []any, each rowFun
 	return nil, s.explain(ctx, qctx, err)
 }
 
-// queryError is a failure that a tool reports as it is.
-type queryError struct {
-	msg     string
-	timeout bool
-	conn    bool // the database could not be reached
-}
+// queryError is a failure whose text is safe to show (it names the source, never the DSN):
+// a tool reports it as it is.
+type queryError struct{ msg string }
 
 func (e *queryError) Error() string { return e.msg }
 
@@ -320,9 +317,9 @@ func (s *source) explain(ctx, qctx context.Context, err error) error {
 	isPG := errors.As(err, &pgErr)
 	switch {
 	case ctx.Err() != nil:
-		return &queryError{msg: fmt.Sprintf("the query on source %q was stopped: %v", s.name, ctx.Err()), timeout: true}
+		return &queryError{msg: fmt.Sprintf("the query on source %q was stopped: %v", s.name, ctx.Err())}
 	case (isPG && pgErr.Code == "57014") || errors.Is(qctx.Err(), context.DeadlineExceeded):
-		return &queryError{timeout: true, msg: fmt.Sprintf(
+		return &queryError{msg: fmt.Sprintf(
 			"the query on source %q did not finish within its timeout of %s and was cancelled on the database server; "+
 				"narrow it (WHERE, LIMIT, an index) or raise servers.sql.sources[%d].timeout", s.name, s.cfg.Timeout.D(), s.index)}
 	case isPG:
@@ -350,7 +347,7 @@ func (s *source) explain(ctx, qctx context.Context, err error) error {
 		case 23: // SQLITE_AUTH
 			msg += ": this source is read-only, and ATTACH, DETACH, settings and file functions are not allowed"
 		case 14: // SQLITE_CANTOPEN
-			return &queryError{conn: true, msg: fmt.Sprintf("source %q: cannot open the SQLite database: %s", s.name, msg)}
+			return &queryError{msg: fmt.Sprintf("source %q: cannot open the SQLite database: %s", s.name, msg)}
 		}
 		return &queryError{msg: fmt.Sprintf("source %q (SQLite) refused the query: %s", s.name, msg)}
 	}
@@ -360,7 +357,7 @@ func (s *source) explain(ctx, qctx context.Context, err error) error {
 	}
 	msg := s.redact(err.Error())
 	if isConnError(err) {
-		return &queryError{conn: true, msg: fmt.Sprintf("source %q (%s) cannot be reached: %s", s.name, s.target.engine, msg)}
+		return &queryError{msg: fmt.Sprintf("source %q (%s) cannot be reached: %s", s.name, s.target.engine, msg)}
 	}
 	if strings.Contains(msg, "param") || strings.Contains(msg, "argument") || strings.Contains(msg, "encode") {
 		hint := "pass one value in params per ? placeholder"
