@@ -12,7 +12,7 @@ import (
 // refGraph is the reference memory server's KnowledgeGraphManager (dist/index.js of
 // @modelcontextprotocol/server-memory), ported line by line, with the one deliberate change:
 // repeats inside one call are stored once (the reference stores a name or an observation twice
-// when a call repeats it). TestMatchesReference drives it and the real server with the same
+// when a call repeats it). TestMatchesReference drives it and the real server with the same 800
 // random calls and compares every result and the whole graph after each call.
 type refGraph struct {
 	entities  []Entity
@@ -157,7 +157,7 @@ func TestMatchesReference(t *testing.T) {
 		}
 		return out
 	}
-	for step := range 1500 {
+	for step := range 800 {
 		var what string
 		switch op := rng.IntN(7); op {
 		case 0:
