@@ -58,20 +58,23 @@ func resultSize(res *mcp.CallToolResult) (content, structured int) {
 	for _, c := range res.Content {
 		content += contentSize(c)
 	}
-	if res.StructuredContent != nil {
-		if b, err := json.Marshal(res.StructuredContent); err == nil {
+	switch sc := res.StructuredContent.(type) {
+	case nil:
+	case json.RawMessage: // already encoded: servers that build large results do this
+		structured = len(sc)
+	default:
+		if b, err := json.Marshal(sc); err == nil {
 			structured = len(b)
 		}
 	}
 	return content, structured
 }
 
-// applyBudget bounds res to budget bytes of content. Text is cut at a UTF-8 boundary and binary
+// applyBudget bounds res, whose sizes resultSize gave, to budget bytes of content. Text is cut at a UTF-8 boundary and binary
 // items that do not fit are dropped; a note at the end says what was cut and how to get the rest.
 // Structured content cannot be cut without breaking its schema, so a structured result over the
 // budget becomes an error that tells the model to ask for less. It reports whether it cut.
-func applyBudget(res *mcp.CallToolResult, budget int, moreHint string) (*mcp.CallToolResult, bool) {
-	content, structured := resultSize(res)
+func applyBudget(res *mcp.CallToolResult, content, structured, budget int, moreHint string) (*mcp.CallToolResult, bool) {
 	if content <= budget && structured <= budget {
 		return res, false
 	}

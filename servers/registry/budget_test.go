@@ -31,7 +31,8 @@ func TestApplyBudget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, cut := applyBudget(tt.res, tt.budget, "")
+			content, structured := resultSize(tt.res)
+			out, cut := applyBudget(tt.res, content, structured, tt.budget, "")
 			if cut != tt.wantCut || out.IsError != tt.wantError {
 				t.Fatalf("cut=%v isError=%v, want %v %v", cut, out.IsError, tt.wantCut, tt.wantError)
 			}
@@ -60,7 +61,7 @@ func FuzzApplyBudget(f *testing.F) {
 			return
 		}
 		res := &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(a), mcp.NewTextContent(b)}}
-		out, cut := applyBudget(res, budget, "hint")
+		out, cut := applyBudget(res, len(a)+len(b), 0, budget, "hint")
 		content, _ := resultSize(out)
 		if !cut {
 			if content != len(a)+len(b) {

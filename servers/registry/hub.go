@@ -198,7 +198,11 @@ func Build(ctx context.Context, opts Options) (*Hub, error) {
 					continue
 				}
 			}
+			selector, _ := srv.(ToolSelector)
 			for _, t := range srv.Tools() {
+				if selector != nil && !selector.ToolEnabled(t.Def.Name) {
+					continue
+				}
 				w, err := h.wrap(f.Name, t, limits, logger)
 				if err != nil {
 					errs = append(errs, err)

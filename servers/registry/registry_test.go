@@ -409,6 +409,22 @@ func TestBuildLifecycle(t *testing.T) {
 	}
 }
 
+// selectiveServer serves only the tools its config enables.
+type selectiveServer struct {
+	fakeServer
+	off string
+}
+
+func (s *selectiveServer) ToolEnabled(name string) bool { return name != s.off }
+
+func TestToolSelector(t *testing.T) {
+	srv := &selectiveServer{fakeServer: fakeServer{tools: []Tool{tool("sx_read", textHandler("")), tool("sx_write", textHandler(""))}}, off: "sx_write"}
+	th := buildHub(t, nil, Factory{Name: "sx", DefaultEnabled: true, New: func() Server { return srv }})
+	if got := th.hub.Instance("sx").ToolNames(); len(got) != 1 || got[0] != "sx_read" {
+		t.Errorf("served tools = %v, want only sx_read", got)
+	}
+}
+
 func TestEnabled(t *testing.T) {
 	off, on := false, true
 	cfg := configs.Default()

@@ -41,6 +41,14 @@ type ReadinessReporter interface {
 	Readiness(ctx context.Context) Readiness
 }
 
+// ToolSelector is implemented by servers with tools that their config turns on or off (a write
+// tool, JavaScript evaluation, ingestion). Tools still declares every tool, so that the
+// build-time checks and the golden snapshots see them all; after DecodeConfig, the hub serves
+// only the tools ToolEnabled accepts.
+type ToolSelector interface {
+	ToolEnabled(name string) bool
+}
+
 // Factory is one line of the catalog: a server's name and constructor.
 type Factory struct {
 	// Name is the server's name: [a-z][a-z0-9]*, the prefix of its tools and its URL path.

@@ -207,7 +207,7 @@ func (w *wrapped) handle(parent context.Context, req mcp.CallToolRequest) (*mcp.
 		content, structured := resultSize(res)
 		size = max(content, structured)
 		w.metrics.outputBytes.Observe(float64(size))
-		if res, cut = applyBudget(res, w.budget, w.tool.MoreHint); cut {
+		if res, cut = applyBudget(res, content, structured, w.budget, w.tool.MoreHint); cut {
 			w.metrics.truncated.Inc()
 		}
 	}
