@@ -325,7 +325,20 @@ func classify(src string, d dialect) error {
 	if err != nil {
 		return refuse("the query cannot be read: %v", err)
 	}
-	// Split on top-level semicolons; empty statements (";;", a trailing ";") do not count.
+	stmts := splitStatements(toks)
+	switch len(stmts) {
+	case 0:
+		return refuse("the query is empty")
+	case 1:
+	default:
+		return refuse("the query holds %d statements; send one statement per call", len(stmts))
+	}
+	return readStatement(stmts[0])
+}
+
+// splitStatements splits tokens on top-level semicolons; empty statements (";;", a trailing
+// ";") do not count.
+func splitStatements(toks []token) [][]token {
 	var stmts [][]token
 	var cur []token
 	for _, t := range toks {
@@ -341,14 +354,11 @@ func classify(src string, d dialect) error {
 	if len(cur) > 0 {
 		stmts = append(stmts, cur)
 	}
-	switch len(stmts) {
-	case 0:
-		return refuse("the query is empty")
-	case 1:
-	default:
-		return refuse("the query holds %d statements; send one statement per call", len(stmts))
-	}
-	stmt := stmts[0]
+	return stmts
+}
+
+// readStatement is the read-only half of classify, on one statement's tokens.
+func readStatement(stmt []token) error {
 	first := stmt[0]
 	if first.kind == tokPunct && first.text == "(" {
 		// "(SELECT ...) UNION (SELECT ...)": the first word inside the parentheses decides.
@@ -406,16 +416,176 @@ func classify(src string, d dialect) error {
 
 // checkFunc refuses a call (a name followed by "(") of a forbidden function.
 func checkFunc(name string, next token) error {
+	if why := forbiddenCall(name, next); why != "" {
+		return refuse("%s", why)
+	}
+	return nil
+}
+
+// forbiddenCall says why a call (a name followed by "(") of a forbidden function is refused,
+// or returns "" when name is not such a call.
+func forbiddenCall(name string, next token) string {
 	if next.kind != tokPunct || next.text != "(" {
-		return nil
+		return ""
 	}
 	if why, ok := forbiddenFuncs[name]; ok {
-		return refuse("%s() %s and is not allowed", name, why)
+		return fmt.Sprintf("%s() %s and is not allowed", name, why)
 	}
 	for _, p := range forbiddenFuncPrefixes {
 		if strings.HasPrefix(name, p.prefix) {
-			return refuse("%s() %s and is not allowed", name, p.why)
+			return fmt.Sprintf("%s() %s and is not allowed", name, p.why)
 		}
 	}
+	return ""
+}
+
+// dmlStarts are the first keywords of the statements sql_execute runs on a source with
+// allow_writes; WITH must lead to one of them. REPLACE (INSERT OR REPLACE) is SQLite's.
+var dmlStarts = map[string]bool{"insert": true, "update": true, "delete": true, "merge": true, "with": true}
+
+// dmlWords are the keywords one of which a statement sql_execute runs must contain: a WITH
+// that only reads belongs in sql_query.
+var dmlWords = map[string]bool{"insert": true, "update": true, "delete": true, "merge": true, "replace": true}
+
+// ddlStarts are the statements allow_ddl adds.
+var ddlStarts = map[string]bool{"create": true, "alter": true, "drop": true, "truncate": true}
+
+// ddlObjects are the objects CREATE, ALTER and DROP may name under allow_ddl. Left out on
+// purpose: functions, procedures, languages, extensions, triggers, rules, roles, databases,
+// tablespaces, servers, foreign data wrappers and tables, subscriptions, publications, event
+// triggers, virtual tables and ALTER SYSTEM, which run code, reach files or other servers, or
+// change more than this database's data.
+var ddlObjects = map[string]bool{
+	"table": true, "index": true, "view": true, "materialized": true, "sequence": true, "schema": true,
+	"type": true, "domain": true,
+}
+
+// ddlModifiers are the words that may come between CREATE, ALTER or DROP and the object.
+var ddlModifiers = map[string]bool{
+	"or": true, "replace": true, "temp": true, "temporary": true, "unlogged": true, "unique": true,
+	"global": true, "local": true, "if": true, "not": true, "exists": true, "concurrently": true,
+}
+
+// writeEscapes are keywords refused anywhere in a sql_execute statement, whatever its source
+// allows: they reach files, programs or other databases, change grants, or end the transaction
+// that bounds the statement. Statements such as SET, LOAD or DO are refused by their first word.
+var writeEscapes = map[string]bool{
+	"attach": true, "detach": true, "pragma": true, "vacuum": true, "copy": true, "prepare": true,
+	"execute": true, "deallocate": true, "listen": true, "notify": true, "unlisten": true,
+	"savepoint": true, "commit": true, "rollback": true, "grant": true, "revoke": true,
+}
+
+// writeAllowedFuncs are forbidden in sql_query but allowed in sql_execute: they write inside
+// the statement's own transaction, as INSERT does.
+var writeAllowedFuncs = map[string]bool{"nextval": true, "setval": true}
+
+// classifyWrite returns nil when src is one statement that sql_execute may run on a source
+// with allow_writes (and allow_ddl when ddl is true), and otherwise a *refusal saying why not.
+// Like classify it explains; the database (the SQLite authorizer, a PostgreSQL role's grants)
+// is the guard underneath.
+func classifyWrite(src string, d dialect, ddl bool) error {
+	allowed := "one INSERT, UPDATE, DELETE or MERGE statement (WITH ... in front of one works)"
+	if d == dialectSQLite {
+		allowed = "one INSERT, UPDATE, DELETE or REPLACE statement (WITH ... in front of one works)"
+	}
+	if ddl {
+		allowed += ", or one CREATE, ALTER or DROP of a table, index, view, sequence, schema, type or domain, or TRUNCATE"
+	}
+	refuseW := func(format string, args ...any) error {
+		return &refusal{msg: fmt.Sprintf(format, args...) + ". sql_execute runs " + allowed +
+			"; read with sql_query"}
+	}
+	toks, err := tokenize(src, d)
+	if err != nil {
+		return refuseW("the statement cannot be read: %v", err)
+	}
+	stmts := splitStatements(toks)
+	switch len(stmts) {
+	case 0:
+		return refuseW("the statement is empty")
+	case 1:
+	default:
+		return refuseW("the text holds %d statements; send one statement per call", len(stmts))
+	}
+	stmt := stmts[0]
+	first := stmt[0]
+	isDDL := false
+	switch {
+	case first.kind != tokWord:
+		return refuseW("the statement does not start with a keyword")
+	case dmlStarts[first.text] || (first.text == "replace" && d == dialectSQLite):
+	case ddlStarts[first.text]:
+		if !ddl {
+			return refuseW("%s is DDL, which this source does not allow (allow_ddl is off)", strings.ToUpper(first.text))
+		}
+		isDDL = true
+	case first.text == "copy":
+		return refuseW("COPY reads or writes files and programs on the database server and is not allowed")
+	default:
+		return refuseW("the statement starts with %s, which sql_execute does not run", strings.ToUpper(first.text))
+	}
+	hasDML := false
+	for i, t := range stmt {
+		var next token
+		if i+1 < len(stmt) {
+			next = stmt[i+1]
+		}
+		switch t.kind {
+		case tokWord:
+			if writeEscapes[t.text] {
+				return refuseW("the statement contains %s, which is not allowed", strings.ToUpper(t.text))
+			}
+			if dmlWords[t.text] && (t.text != "replace" || (d == dialectSQLite && (i == 0 || stmt[i-1].text == "or") &&
+				next.kind == tokWord && next.text == "into")) {
+				hasDML = true
+			}
+			if ddlStarts[t.text] && t.text != "truncate" && (i == 0 || t.text == "create") {
+				// The object of the leading verb, and of every CREATE (CREATE SCHEMA s CREATE ...).
+				if !ddl {
+					return refuseW("the statement contains %s, which is DDL, and this source does not allow DDL (allow_ddl is off)", strings.ToUpper(t.text))
+				}
+				if obj := ddlObject(stmt[i+1:]); !ddlObjects[obj] {
+					if obj == "" {
+						obj = "this"
+					}
+					return refuseW("%s %s is not allowed: it can run code, reach files or other servers, or change more than this database's data",
+						strings.ToUpper(t.text), strings.ToUpper(obj))
+				}
+			} else if (t.text == "create" || t.text == "alter" || t.text == "drop") && !ddl {
+				return refuseW("the statement contains %s, which is DDL, and this source does not allow DDL (allow_ddl is off)", strings.ToUpper(t.text))
+			}
+			if t.text == "truncate" && !ddl {
+				return refuseW("TRUNCATE is DDL, which this source does not allow (allow_ddl is off)")
+			}
+			if !writeAllowedFuncs[t.text] {
+				if why := forbiddenCall(t.text, next); why != "" {
+					return refuseW("%s", why)
+				}
+			}
+		case tokQuoted:
+			if !writeAllowedFuncs[t.text] {
+				if why := forbiddenCall(t.text, next); why != "" {
+					return refuseW("%s", why)
+				}
+			}
+		}
+	}
+	if !isDDL && !hasDML {
+		return refuseW("the statement does not write: use sql_query to read")
+	}
 	return nil
+}
+
+// ddlObject returns the kind of object a CREATE, ALTER or DROP names: the first word after the
+// modifiers (OR REPLACE, TEMP, UNIQUE, IF NOT EXISTS, ...), or "" when there is none.
+func ddlObject(rest []token) string {
+	for _, t := range rest {
+		if t.kind != tokWord {
+			return ""
+		}
+		if !ddlModifiers[t.text] {
+			return t.text
+		}
+	}
+	return ""
 }

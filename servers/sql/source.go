@@ -103,7 +103,8 @@ type source struct {
 	index   int
 	cfg     SourceConfig
 	target  target
-	db      *dbsql.DB
+	db      *dbsql.DB // read-only: sql_query and the catalog tools
+	wdb     *dbsql.DB // SQLite with allow_writes: read-write connections for sql_execute
 	secrets []string    // parts of the DSN to redact from connection errors, longest first
 	work    chan func() // SQLite: jobs for the workers
 	workers sync.WaitGroup
@@ -119,6 +120,83 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "query_only(1)")
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// sqliteWriteDSN is the modernc DSN of a read-write connection for sql_execute: the file must
+// exist (mode=rw does not create it), busy waits bounded; no query_only.
+func sqliteWriteDSN(path string) string {
+	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath()}
+	q := url.Values{}
+	q.Set("mode", "rw")
+	q.Add("_pragma", "busy_timeout(5000)")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// sqliteWriteDriver opens sql_execute's connections; sqliteWriteConnector installs the
+// authorizer on each.
+var sqliteWriteDriver = &sqlite.Driver{}
+
+// sqliteWriteConnector opens read-write connections whose authorizer allows reads and DML,
+// and DDL on tables, indexes and views only when ddl is true.
+type sqliteWriteConnector struct {
+	dsn string
+	ddl bool
+}
+
+func (c sqliteWriteConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := sqliteWriteDriver.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	reg, ok := conn.(sqlite.AuthorizerRegisterer)
+	if !ok {
+		_ = conn.Close()
+		return nil, errors.New("the SQLite driver offers no authorizer")
+	}
+	ddl := c.ddl
+	if err := reg.RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, arg1, arg2, _, _ string) sqlite.AuthorizerReturnCode {
+		return sqliteWriteAuthorizer(ddl, action, arg1, arg2)
+	}); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("installing the authorizer: %w", err)
+	}
+	return conn, nil
+}
+func (c sqliteWriteConnector) Driver() driver.Driver { return sqliteWriteDriver }
+
+// sqliteWriteAuthorizer allows what sqliteAuthorizer allows plus INSERT, UPDATE and DELETE on
+// user tables and, with ddl, creating, altering and dropping tables, indexes and views (which
+// SQLite records by writing its schema table). It still denies ATTACH, DETACH, pragmas that set
+// a value, virtual tables, triggers, forbidden functions and, without ddl, any write to the
+// schema.
+func sqliteWriteAuthorizer(ddl bool, action sqlite.AuthorizerActionCode, arg1, arg2 string) sqlite.AuthorizerReturnCode {
+	switch action {
+	case sqlite.AuthInsert, sqlite.AuthUpdate, sqlite.AuthDelete:
+		if isSQLiteSchemaTable(arg1) && !ddl {
+			return sqlite.AuthorizerDeny
+		}
+		return sqlite.AuthorizerOK
+	case sqlite.AuthCreateTable, sqlite.AuthCreateTempTable, sqlite.AuthCreateIndex, sqlite.AuthCreateTempIndex,
+		sqlite.AuthCreateView, sqlite.AuthCreateTempView, sqlite.AuthDropTable, sqlite.AuthDropTempTable,
+		sqlite.AuthDropIndex, sqlite.AuthDropTempIndex, sqlite.AuthDropView, sqlite.AuthDropTempView,
+		sqlite.AuthAlterTable, sqlite.AuthReindex, sqlite.AuthAnalyze:
+		if ddl {
+			return sqlite.AuthorizerOK
+		}
+		return sqlite.AuthorizerDeny
+	default:
+		return sqliteAuthorizer(action, arg1, arg2, "", "")
+	}
+}
+
+// isSQLiteSchemaTable says whether a table is one in which SQLite keeps the schema.
+func isSQLiteSchemaTable(name string) bool {
+	switch strings.ToLower(name) {
+	case "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema":
+		return true
+	}
+	return false
 }
 
 // sqliteDriver opens every connection read-only and installs the authorizer, so that the
@@ -179,6 +257,14 @@ func (s *source) open() {
 	switch s.target.engine {
 	case engineSQLite:
 		s.db = dbsql.OpenDB(sqliteConnector{dsn: sqliteDSN(s.target.path)})
+		if s.cfg.AllowWrites {
+			// One writer: SQLite runs one write at a time anyway, and a queued write then
+			// waits in the pool, bounded by its context, rather than in a busy loop.
+			s.wdb = dbsql.OpenDB(sqliteWriteConnector{dsn: sqliteWriteDSN(s.target.path), ddl: s.cfg.AllowDDL})
+			s.wdb.SetMaxOpenConns(1)
+			s.wdb.SetMaxIdleConns(1)
+			s.wdb.SetConnMaxIdleTime(5 * time.Minute)
+		}
 		s.secrets = []string{s.cfg.DSN, s.target.path}
 		s.startWorkers(s.cfg.MaxOpenConns)
 	case enginePostgres:
@@ -303,6 +389,107 @@ func (s *source) query(ctx context.Context, stmt string, args []any, each rowFun
 		return cols, nil
 	}
 	return nil, s.explain(ctx, qctx, err)
+}
+
+// close closes the source's pools.
+func (s *source) close() error {
+	err := s.db.Close()
+	if s.wdb != nil {
+		err = errors.Join(err, s.wdb.Close())
+	}
+	return err
+}
+
+// exec runs one statement of sql_execute read-write under the source's timeout and commits it:
+// on PostgreSQL in a READ WRITE transaction with statement_timeout, rolled back on any error;
+// on SQLite as one statement on the writer connection, which SQLite rolls back when it fails
+// or is interrupted at the deadline. It returns the rows affected. Errors are *queryError
+// values; unsure says whether the statement may have been committed despite an error (the
+// connection broke during COMMIT).
+func (s *source) exec(ctx context.Context, stmt string, args []any) (n int64, unsure bool, err error) {
+	timeout := s.cfg.Timeout.D()
+	grace := time.Duration(0)
+	if s.target.engine == enginePostgres {
+		grace = 500 * time.Millisecond
+	}
+	qctx, cancel := context.WithTimeout(ctx, timeout+grace)
+	defer cancel()
+	if s.target.engine == enginePostgres {
+		n, unsure, err = s.execPostgres(qctx, stmt, args)
+	} else {
+		_, err = s.onWorker(qctx, func() ([]column, error) {
+			res, err := s.wdb.ExecContext(qctx, stmt, args...)
+			if err != nil {
+				return nil, err
+			}
+			n, err = res.RowsAffected()
+			return nil, err
+		})
+	}
+	if err == nil {
+		return n, false, nil
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) && sqErr.Code()&0xff == 23 { // SQLITE_AUTH
+		what := "ATTACH, DETACH, settings, virtual tables, triggers and file functions are not allowed"
+		if !s.cfg.AllowDDL {
+			what = "DDL (allow_ddl is off), " + what
+		}
+		return 0, false, &queryError{msg: fmt.Sprintf("source %q (SQLite) refused the statement: %s: %s",
+			s.name, s.redact(sqErr.Error()), what)}
+	}
+	return 0, unsure, s.explain(ctx, qctx, err)
+}
+
+// execPostgres sends BEGIN READ WRITE, SET LOCAL statement_timeout, the statement and COMMIT as
+// one pipelined batch. When the statement fails the server skips the COMMIT and the
+// transaction is rolled back here.
+func (s *source) execPostgres(ctx context.Context, stmt string, args []any) (n int64, unsure bool, err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		b.Queue("BEGIN READ WRITE")
+		b.Queue("SET LOCAL statement_timeout = " + strconv.FormatInt(max(s.cfg.Timeout.D().Milliseconds(), 1), 10))
+		b.Queue(stmt, args...)
+		b.Queue("COMMIT")
+		br := pc.SendBatch(ctx, b)
+		var err error
+		for i := range 4 {
+			tag, e := br.Exec()
+			if e != nil {
+				err = e
+				// Only a broken connection while COMMIT was on its way leaves the outcome open.
+				unsure = i == 3 && isConnError(e)
+				break
+			}
+			if i == 2 {
+				n = tag.RowsAffected()
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if pc.IsClosed() {
+			return err
+		}
+		if pc.PgConn().TxStatus() != 'I' {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if _, rerr := pc.Exec(rctx, "ROLLBACK"); rerr != nil && err == nil {
+				err = driver.ErrBadConn
+			}
+		}
+		return err
+	})
+	if err != nil {
+		n = 0
+	}
+	return n, unsure, err
 }
 
 // queryError is a failure whose text is safe to show (it names the source, never the DSN):

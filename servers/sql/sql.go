@@ -4,6 +4,11 @@
 // query_only and an authorizer; a READ ONLY PostgreSQL transaction with statement_timeout) behind
 // a statement classifier that explains refusals. DSNs never appear in results, logs or errors.
 //
+// A source with allow_writes also takes sql_execute: one DML statement (DDL with allow_ddl),
+// classified in write mode, run on a read-write SQLite connection whose authorizer still denies
+// ATTACH, pragmas and file functions, or in a READ WRITE PostgreSQL transaction committed on
+// success. sql_query stays read-only on every source.
+//
 // To support another engine, add it to parseDSN, give it a query path in source.go that the
 // database keeps read-only, and introspection queries in introspect.go.
 package sql
@@ -49,6 +54,14 @@ type SourceConfig struct {
 	// MaxOpenConns bounds the connections mcphub opens to this database at once, between 1 and
 	// 100. The default is 4.
 	MaxOpenConns int `yaml:"max_open_conns"`
+	// AllowWrites lets sql_execute run INSERT, UPDATE, DELETE and MERGE (REPLACE on SQLite) on
+	// this source, committed when they succeed; sql_query stays read-only. The hub serves
+	// sql_execute only when at least one source sets it. The default is false.
+	AllowWrites bool `yaml:"allow_writes"`
+	// AllowDDL also lets sql_execute create, alter and drop tables, indexes, views, sequences,
+	// schemas, types and domains and run TRUNCATE on this source; it needs allow_writes. The
+	// default is false.
+	AllowDDL bool `yaml:"allow_ddl"`
 }
 
 // Defaults of a source.
@@ -79,6 +92,7 @@ var (
 	_ registry.Provisioner       = (*Server)(nil)
 	_ registry.Validator         = (*Server)(nil)
 	_ registry.ReadinessReporter = (*Server)(nil)
+	_ registry.ToolSelector      = (*Server)(nil)
 	_ io.Closer                  = (*Server)(nil)
 )
 
@@ -139,6 +153,9 @@ func (s *Server) Validate() error {
 		}
 		if src.MaxOpenConns < 1 || src.MaxOpenConns > maxMaxOpenConns {
 			problem(p+".max_open_conns", "must be between 1 and %d", maxMaxOpenConns)
+		}
+		if src.AllowDDL && !src.AllowWrites {
+			problem(p+".allow_ddl", "needs allow_writes: true on the same source")
 		}
 	}
 	return errors.Join(errs...)
@@ -217,7 +234,7 @@ func (s *Server) Close() error {
 	var errs []error
 	for _, src := range s.sources {
 		src.stopWorkers()
-		if err := src.db.Close(); err != nil {
+		if err := src.close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing source %q: %w", src.name, err))
 		}
 	}
@@ -225,9 +242,22 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-// Tools returns sql_list_tables, sql_describe_table and sql_query.
+// Tools returns sql_list_tables, sql_describe_table, sql_query and sql_execute.
 func (s *Server) Tools() []registry.Tool {
-	return []registry.Tool{s.listTablesTool(), s.describeTableTool(), s.queryTool()}
+	return []registry.Tool{s.listTablesTool(), s.describeTableTool(), s.queryTool(), s.executeTool()}
+}
+
+// ToolEnabled serves sql_execute only when a source allows writes.
+func (s *Server) ToolEnabled(name string) bool {
+	if name != executeToolName {
+		return true
+	}
+	for _, src := range s.cfg.Sources {
+		if src.AllowWrites {
+			return true
+		}
+	}
+	return false
 }
 
 // pick returns the source a call names, or a message listing the configured ones.

@@ -649,7 +649,9 @@ func TestValidate(t *testing.T) {
 			"servers.sql.sources[3].dsn: is not a valid PostgreSQL URL",
 			"servers.sql.sources[4].dsn: is not a URL",
 		}},
-		{"unknown key", sourcesYAML(src("a", "sqlite:///x.db", "allow_writes: true")), []string{"servers.sql.sources[0].allow_writes"}},
+		{"unknown key", sourcesYAML(src("a", "sqlite:///x.db", "allow_everything: true")), []string{"servers.sql.sources[0].allow_everything"}},
+		{"ddl without writes", sourcesYAML(src("a", "sqlite:///x.db", "allow_ddl: true")),
+			[]string{"servers.sql.sources[0].allow_ddl: needs allow_writes: true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
