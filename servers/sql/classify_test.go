@@ -130,11 +130,17 @@ func FuzzClassify(f *testing.F) {
 		"SELECT 1", "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "SELECT $$x$$; DROP TABLE t",
 		"SELECT E'\\''; DELETE FROM t; --'", "SELECT [a] FROM t", "select/**/1", "SELECT $1, ?, :a",
 		"SELECT 'a''b'", "/* /* */ */ DELETE", "SELECT pg_read_file('x')", "VALUES (1);;",
+		"INSERT INTO t VALUES ($1)", "UPDATE t SET a = 1; DROP TABLE t", "CREATE TABLE x (a int)",
+		"WITH d AS (DELETE FROM t RETURNING *) INSERT INTO a SELECT * FROM d", "CREATE SCHEMA s CREATE FUNCTION f()",
+		"INSERT INTO t SELECT load_extension('x')", "REPLACE INTO t VALUES (1)", "ALTER SYSTEM SET x = 1",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		for _, d := range []dialect{dialectSQLite, dialectPostgres} {
+			for _, ddl := range []bool{false, true} {
+				checkWriteAccepted(t, src, d, ddl)
+			}
 			if classify(src, d) != nil {
 				continue
 			}
@@ -167,6 +173,48 @@ func FuzzClassify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkWriteAccepted: whatever classifyWrite accepts is one statement that sql_query refuses,
+// starting with a DML keyword (or, with ddl, CREATE, ALTER, DROP or TRUNCATE), with no escape
+// keyword, no forbidden function call other than nextval and setval, no DDL keyword without
+// ddl, and a CREATE of an allowed object only.
+func checkWriteAccepted(t *testing.T, src string, d dialect, ddl bool) {
+	t.Helper()
+	if classifyWrite(src, d, ddl) != nil {
+		return
+	}
+	if classify(src, d) == nil {
+		t.Fatalf("%q (dialect %v) is accepted by both sql_query and sql_execute", src, d)
+	}
+	toks, err := tokenize(src, d)
+	if err != nil {
+		t.Fatalf("write mode accepted %q although it does not tokenize: %v", src, err)
+	}
+	stmts := splitStatements(toks)
+	if len(stmts) != 1 {
+		t.Fatalf("write mode accepted %q (dialect %v) with %d statements", src, d, len(stmts))
+	}
+	stmt := stmts[0]
+	if first := stmt[0]; first.kind != tokWord || !(dmlStarts[first.text] || first.text == "replace" || (ddl && ddlStarts[first.text])) {
+		t.Fatalf("write mode accepted %q (dialect %v, ddl %v) starting with %q", src, d, ddl, first.text)
+	}
+	for i, tok := range stmt {
+		if tok.kind == tokWord && writeEscapes[tok.text] {
+			t.Fatalf("write mode accepted %q (dialect %v) with %q", src, d, tok.text)
+		}
+		if tok.kind == tokWord && !ddl && ddlStarts[tok.text] {
+			t.Fatalf("write mode without ddl accepted %q (dialect %v) with %q", src, d, tok.text)
+		}
+		if tok.kind == tokWord && tok.text == "create" && !ddlObjects[ddlObject(stmt[i+1:])] {
+			t.Fatalf("write mode accepted %q (dialect %v) creating %q", src, d, ddlObject(stmt[i+1:]))
+		}
+		if (tok.kind == tokWord || tok.kind == tokQuoted) && i+1 < len(stmt) && stmt[i+1].text == "(" && !writeAllowedFuncs[tok.text] {
+			if _, bad := forbiddenFuncs[tok.text]; bad {
+				t.Fatalf("write mode accepted %q (dialect %v) calling %s", src, d, tok.text)
+			}
+		}
+	}
 }
 
 // TestSQLiteReadOnlyWithoutAuthorizer proves the layer under the authorizer: the connection

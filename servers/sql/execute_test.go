@@ -377,10 +377,14 @@ func TestIntegrationSQLiteWriteAuthorizer(t *testing.T) {
 				"CREATE INDEX ix ON customers(name)")
 		}
 		for _, stmt := range refused {
-			if _, _, err := src.exec(context.Background(), stmt, nil); err == nil {
+			_, _, err := src.exec(context.Background(), stmt, nil)
+			switch {
+			case err == nil:
 				t.Errorf("ddl %v: %s: the write connection accepted it", ddl, stmt)
-			} else if strings.Contains(err.Error(), path) {
+			case strings.Contains(err.Error(), path):
 				t.Errorf("%s: the error quotes the path: %v", stmt, err)
+			default:
+				t.Logf("ddl %v: %s: %v", ddl, stmt, err)
 			}
 		}
 		if n, _, err := src.exec(context.Background(), "UPDATE customers SET tier = tier", nil); err != nil || n != 3 {

@@ -103,8 +103,8 @@ type source struct {
 	index   int
 	cfg     SourceConfig
 	target  target
-	db      *dbsql.DB // read-only: sql_query and the catalog tools
-	wdb     *dbsql.DB // SQLite with allow_writes: read-write connections for sql_execute
+	db      *dbsql.DB   // read-only: sql_query and the catalog tools
+	wdb     *dbsql.DB   // SQLite with allow_writes: read-write connections for sql_execute
 	secrets []string    // parts of the DSN to redact from connection errors, longest first
 	work    chan func() // SQLite: jobs for the workers
 	workers sync.WaitGroup
