@@ -196,7 +196,9 @@ func checkWriteAccepted(t *testing.T, src string, d dialect, ddl bool) {
 		t.Fatalf("write mode accepted %q (dialect %v) with %d statements", src, d, len(stmts))
 	}
 	stmt := stmts[0]
-	if first := stmt[0]; first.kind != tokWord || !(dmlStarts[first.text] || first.text == "replace" || (ddl && ddlStarts[first.text])) {
+	first := stmt[0]
+	writeStart := dmlStarts[first.text] || first.text == "replace" || (ddl && ddlStarts[first.text])
+	if first.kind != tokWord || !writeStart {
 		t.Fatalf("write mode accepted %q (dialect %v, ddl %v) starting with %q", src, d, ddl, first.text)
 	}
 	for i, tok := range stmt {
