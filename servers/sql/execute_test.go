@@ -302,6 +302,12 @@ func TestIntegrationExecute(t *testing.T) {
 				if n := countRows(t, e, "ro", ec.sleepWhere); n != 0 {
 					t.Errorf("the timed-out write left %d rows", n)
 				}
+				if ec.name == "postgres" {
+					if n := countRows(t, e, "ro", "pg_stat_activity WHERE query LIKE '%FROM pg_sleep(10)%' AND state = 'active' "+
+						"AND pid <> pg_backend_pid()"); n != 0 {
+						t.Errorf("the timed-out write is still running on the server")
+					}
+				}
 			})
 			t.Run("query_stays_read_only", func(t *testing.T) {
 				e.t = t
