@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcphub/mcphub/configs"
@@ -29,7 +30,9 @@ type guard struct {
 	// bodyTimeout bounds reading a request body.
 	bodyTimeout time.Duration
 	slots       chan struct{}
-	metrics     *httpMetrics
+	// draining, when set and true, makes readBody refuse new requests (shutdown).
+	draining *atomic.Bool
+	metrics  *httpMetrics
 }
 
 func newGuard(cfg *configs.Config, m *httpMetrics) *guard {
@@ -216,6 +219,12 @@ func (g *guard) readBody(next http.Handler) http.Handler {
 			g.reject(w, http.StatusRequestEntityTooLarge, "body_size", tooLarge(g.maxBody))
 			return
 		}
+		if g.draining != nil && g.draining.Load() && isNewRequest(body) {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Connection", "close")
+			g.reject(w, http.StatusServiceUnavailable, "draining", "the hub is shutting down; retry shortly or on another instance")
+			return
+		}
 		if r.Header.Get("Mcp-Session-Id") == "" && isCancelledNotification(body) {
 			g.dropCancel(w)
 			return
@@ -250,6 +259,19 @@ func (g *guard) dropCancel(w http.ResponseWriter) {
 
 func tooLarge(limit int64) string {
 	return "request body larger than " + strconv.FormatInt(limit, 10) + " bytes (http.max_body_bytes)"
+}
+
+// isNewRequest reports whether body is a JSON-RPC request (a method and an id): new work, as
+// opposed to a notification or a response that completes work in flight.
+func isNewRequest(body []byte) bool {
+	var msg struct {
+		Method string          `json:"method"`
+		ID     json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(body, &msg) != nil {
+		return true
+	}
+	return msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null"
 }
 
 // isCancelledNotification reports whether body is a notifications/cancelled message. The

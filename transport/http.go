@@ -79,6 +79,7 @@ func NewHTTP(opts Options) *HTTP {
 	sort.Strings(h.names)
 
 	g := newGuard(cfg, m)
+	g.draining = &h.draining
 	r := chi.NewRouter()
 	r.Use(m.instrument, g.checkHostOrigin)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -175,22 +176,21 @@ func (h *HTTP) shutdown(srv *http.Server, errc chan error, timeout time.Duration
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
-	shut := make(chan error, 1)
-	go func() { shut <- srv.Shutdown(ctx) }() // stops accepting; waits for handlers to return
-	// In-flight calls finish, then their responses are written, before the sessions close:
-	// closing a session ends its event streams, and a client may fail a call whose answer
-	// had not left yet.
+	// The listener stays open while calls drain: new requests get 503 (readBody), but the
+	// responses, notifications and event streams of calls in flight still get through, so
+	// a client is not cut off in the middle of a call it is owed an answer for. Calls finish,
+	// then their responses are written, before the sessions close.
 	if !h.opts.Hub.WaitIdle(ctx) || !h.waitPostsDone(ctx) {
 		logger.Warn("shutdown timeout reached with requests still running",
 			slog.Int64("tool_calls", h.opts.Hub.Running()), slog.Int64("posts", h.posts.Load()))
 	}
-	// Long-lived GET streams keep Shutdown waiting until their sessions close.
+	// Closing the sessions ends the long-lived GET streams, which would keep Shutdown waiting.
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer closeCancel()
 	for _, s := range h.streamables() {
 		_ = s.Shutdown(closeCtx)
 	}
-	err := <-shut
+	err := srv.Shutdown(closeCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = srv.Close()
 	}

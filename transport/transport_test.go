@@ -173,6 +173,25 @@ func TestReadBody(t *testing.T) {
 	}
 }
 
+func TestIsNewRequest(t *testing.T) {
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/call"}`, true},
+		{`{"jsonrpc":"2.0","id":"a","method":"initialize"}`, true},
+		{`{"jsonrpc":"2.0","method":"notifications/progress"}`, false},
+		{`{"jsonrpc":"2.0","id":null,"method":"x"}`, false},
+		{`{"jsonrpc":"2.0","id":3,"result":{}}`, false},
+		{`not json`, true},
+	}
+	for _, tt := range tests {
+		if got := isNewRequest([]byte(tt.body)); got != tt.want {
+			t.Errorf("isNewRequest(%s) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}
+
 func TestLimitConcurrency(t *testing.T) {
 	g := testGuard(t, func(c *configs.Config) { c.HTTP.MaxConcurrentRequests = 1 })
 	entered, release := make(chan struct{}), make(chan struct{})

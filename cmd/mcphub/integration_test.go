@@ -591,7 +591,18 @@ func TestIntegrationGracefulShutdown(t *testing.T) {
 			defer cancel()
 			pc := newProgressCounter()
 			cs := connectHTTP(ctx, t, p.base+"/mcp", version, pc)
-			callAcrossSIGTERM(ctx, t, cs, pc, p.cmd.Process, 20)
+			callAcrossSIGTERM(ctx, t, cs, pc, p.cmd.Process, 20, func() {
+				// While the call drains, new work is refused with 503 and readiness says so,
+				// but the listener still answers.
+				eventually(t, "readyz to report shutting down", func() bool {
+					code, body := httpGet(t, p.base+"/readyz")
+					return code == http.StatusServiceUnavailable && strings.Contains(string(body), "shutting down")
+				})
+				code, body := rawPost(t, p.base+"/mcp", strings.NewReader(initializeBody), nil)
+				if code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
+					t.Errorf("a new request while draining: got %d %q, want 503", code, body)
+				}
+			})
 			select {
 			case <-p.done:
 				if p.exitErr != nil {
@@ -732,13 +743,14 @@ func TestIntegrationStdioShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.Close()
-	callAcrossSIGTERM(ctx, t, cs, pc, cmd.Process, 15)
+	callAcrossSIGTERM(ctx, t, cs, pc, cmd.Process, 15, nil)
 	checkNoRace(t, stderr.String())
 }
 
 // callAcrossSIGTERM starts a slow call of the given steps, sends the hub SIGTERM once the call
-// runs, and checks that the call still completes.
-func callAcrossSIGTERM(ctx context.Context, t *testing.T, cs *sdk.ClientSession, pc *progressCounter, proc *os.Process, steps int) {
+// runs, runs during (when set) while the call drains, and checks that the call still completes.
+func callAcrossSIGTERM(ctx context.Context, t *testing.T, cs *sdk.ClientSession, pc *progressCounter, proc *os.Process,
+	steps int, during func()) {
 	t.Helper()
 	params := &sdk.CallToolParams{Name: "testkit_slow", Arguments: map[string]any{"steps": steps, "step_ms": 80}}
 	params.SetProgressToken("sigterm")
@@ -758,6 +770,9 @@ func callAcrossSIGTERM(ctx context.Context, t *testing.T, cs *sdk.ClientSession,
 	}
 	if err := proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	if during != nil {
+		during()
 	}
 	r := <-done
 	if want := fmt.Sprintf("done: %d steps", steps); r.err != nil || r.res.IsError || !strings.Contains(resultText(r.res), want) {
