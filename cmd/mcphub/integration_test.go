@@ -127,13 +127,21 @@ func writeConfig(t *testing.T, listen string, extra string) string {
 	return path
 }
 
-// startHub starts the binary serving HTTP and waits for /healthz.
+// startHub starts the binary serving HTTP on a config with the extra YAML and waits for
+// /healthz.
 func startHub(t *testing.T, extra string, env ...string) *hubProcess {
 	t.Helper()
-	bin := testBinary(t)
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	return runHub(t, addr, writeConfig(t, addr, extra), env...)
+}
+
+// runHub starts `mcphub serve --config cfgPath` (which listens on addr), stops it at the end of
+// the test, and waits for /healthz.
+func runHub(t *testing.T, addr, cfgPath string, env ...string) *hubProcess {
+	t.Helper()
+	bin := testBinary(t)
 	p := &hubProcess{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.CommandContext(context.Background(), bin, "serve", "--config", writeConfig(t, addr, extra))
+	p.cmd = exec.CommandContext(context.Background(), bin, "serve", "--config", cfgPath)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
@@ -150,7 +158,7 @@ func startHub(t *testing.T, extra string, env ...string) *hubProcess {
 		}
 		checkNoRace(t, p.stderr.String())
 		if t.Failed() {
-			t.Logf("hub stderr:\n%s", p.stderr.String())
+			t.Logf("hub %s stderr:\n%s", p.base, p.stderr.String())
 		}
 	})
 	deadline := time.Now().Add(15 * time.Second)

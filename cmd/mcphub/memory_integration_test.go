@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -258,39 +257,13 @@ func TestIntegrationMemoryIdentities(t *testing.T) {
 // startHubOnData starts a hub on the given data directory (several hubs may share one).
 func startHubOnData(t *testing.T, dataDir, extra string, env ...string) *hubProcess {
 	t.Helper()
-	bin := testBinary(t)
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cfgPath := filepath.Join(t.TempDir(), "mcphub.yaml")
 	cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\n%s", addr, dataDir, extra)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &hubProcess{base: "http://" + addr, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.CommandContext(context.Background(), bin, "serve", "--config", cfgPath)
-	p.cmd.Stderr = p.stderr
-	p.cmd.Env = append(os.Environ(), env...)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exitErr = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		checkNoRace(t, p.stderr.String())
-		if t.Failed() {
-			t.Logf("hub %s stderr:\n%s", p.base, p.stderr.String())
-		}
-	})
-	eventually(t, "the hub to answer /healthz", func() bool {
-		code, _ := tryGet(p.base + "/healthz")
-		return code == http.StatusOK
-	})
-	return p
+	return runHub(t, addr, cfgPath, env...)
 }
 
 // TestIntegrationMemoryTwoProcesses starts two hubs on ONE data directory (one SQLite file) and
