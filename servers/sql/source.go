@@ -471,20 +471,7 @@ func (s *source) execPostgres(ctx context.Context, stmt string, args []any) (n i
 				n = tag.RowsAffected()
 			}
 		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if pc.IsClosed() {
-			return err
-		}
-		if pc.PgConn().TxStatus() != 'I' {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if _, rerr := pc.Exec(rctx, "ROLLBACK"); rerr != nil && err == nil {
-				err = driver.ErrBadConn
-			}
-		}
-		return err
+		return closeBatch(ctx, pc, br, err)
 	})
 	if err != nil {
 		n = 0
@@ -623,23 +610,27 @@ func (s *source) queryPostgres(ctx context.Context, stmt string, args []any, eac
 		b.Queue("ROLLBACK")
 		br := pc.SendBatch(ctx, b)
 		err := readBatch(br, pc.TypeMap(), &cols, each)
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if pc.IsClosed() {
-			return err
-		}
-		if pc.PgConn().TxStatus() != 'I' {
-			// The statement failed inside the transaction, and the server skipped the ROLLBACK.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if _, rerr := pc.Exec(rctx, "ROLLBACK"); rerr != nil && err == nil {
-				err = driver.ErrBadConn
-			}
-		}
-		return err
+		return closeBatch(ctx, pc, br, err)
 	})
 	return cols, err
+}
+
+// closeBatch closes a batch whose first error was err and leaves the connection outside any
+// transaction: when a statement failed, the server skipped the batch's own COMMIT or ROLLBACK.
+// A connection that cannot be rolled back is reported bad, so the pool drops it.
+func closeBatch(ctx context.Context, pc *pgx.Conn, br pgx.BatchResults, err error) error {
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if pc.IsClosed() || pc.PgConn().TxStatus() == 'I' {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if _, rerr := pc.Exec(rctx, "ROLLBACK"); rerr != nil && err == nil {
+		err = driver.ErrBadConn
+	}
+	return err
 }
 
 // readBatch reads the four results of queryPostgres's batch. Columns of the common types are
