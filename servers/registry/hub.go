@@ -49,7 +49,6 @@ type Instance struct {
 // Hub holds the enabled servers, built and provisioned, with their wrapped tools.
 type Hub struct {
 	instances []*Instance
-	logger    *slog.Logger
 	metrics   *Metrics
 	running   atomic.Int64
 	calls     *callLog
@@ -167,7 +166,7 @@ func Build(ctx context.Context, opts Options) (*Hub, error) {
 		return nil, err
 	}
 	cfg := opts.Config
-	h := &Hub{logger: opts.Logger, metrics: opts.Metrics, calls: newCallLog()}
+	h := &Hub{metrics: opts.Metrics, calls: newCallLog()}
 	limits := callLimits{
 		timeout: cfg.Limits.ToolTimeout.D(),
 		budget:  cfg.Limits.OutputBudgetBytes,
