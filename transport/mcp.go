@@ -16,6 +16,13 @@ func newMCPServer(name, title, version string, instances []*registry.Instance, o
 		hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { onSession(1) })
 		hooks.AddOnUnregisterSession(func(context.Context, server.ClientSession) { onSession(-1) })
 	}
+	// Servers holding per-session state (browser contexts, sandbox sessions) free it when the
+	// session ends rather than at their idle TTL.
+	hooks.AddOnUnregisterSession(func(_ context.Context, cs server.ClientSession) {
+		for _, in := range instances {
+			in.SessionEnded(cs.SessionID())
+		}
+	})
 	opts := []server.ServerOption{
 		// The tool set is fixed once the hub is built, so there is no list to announce changes of.
 		server.WithToolCapabilities(false),
