@@ -21,7 +21,7 @@ import (
 	"github.com/mcphub/mcphub/servers/knowledge/store"
 )
 
-// schema is created on open. kb_fts is contentless (content=”): the text lives once, in
+// schema is created on open. kb_fts is contentless (an empty content option): the text lives once, in
 // kb_chunks, and the FTS rowid is the chunk id; contentless_delete lets a replaced document's
 // rows go. AUTOINCREMENT keeps chunk ids from being reused, which the in-memory vector index
 // and SetVectors (for chunks replaced while being embedded) rely on.
