@@ -233,7 +233,7 @@ func (g *guard) readBody(next http.Handler) http.Handler {
 		// buffer is free again once the handler returns.
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(fixNotFound(body, w), r)
 	})
 }
 

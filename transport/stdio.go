@@ -38,7 +38,7 @@ func ServeStdio(ctx context.Context, opts Options, in io.Reader, out io.Writer) 
 	go pumpLines(in, pw, opts.Config.HTTP.MaxBodyBytes, opts.Logger)
 
 	done := make(chan error, 1)
-	go func() { done <- stdio.Listen(context.WithoutCancel(ctx), pr, out) }()
+	go func() { done <- stdio.Listen(context.WithoutCancel(ctx), pr, notFoundStdioWriter{out}) }()
 	opts.Logger.Info("serving MCP over stdio", slog.Int("servers", len(opts.Hub.Instances())))
 
 	select {

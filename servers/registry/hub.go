@@ -43,6 +43,7 @@ type Instance struct {
 
 	srv          Server
 	tools        []*wrapped
+	extras       *resourceSet // resources, templates and prompts (ResourceProvider, PromptProvider)
 	provisionErr error
 }
 
@@ -124,7 +125,7 @@ func CheckCatalog(catalog []Factory) error {
 			continue
 		}
 		for _, t := range f.New().Tools() {
-			if err := checkTool(f.Name, &t); err != nil {
+			if err := checkTool(f.Name, &t, f.FreeToolNames); err != nil {
 				errs = append(errs, fmt.Errorf("server %q: %w", f.Name, err))
 			}
 			if other, ok := seenTool[t.Def.Name]; ok {
@@ -209,12 +210,16 @@ func Build(ctx context.Context, opts Options) (*Hub, error) {
 				}
 				inst.tools = append(inst.tools, w)
 			}
+			extras, err := h.wrapExtras(f.Name, srv, limits.timeout, logger)
+			errs = append(errs, err)
+			inst.extras = extras
 		}
 		h.instances = append(h.instances, inst)
 	}
-	if len(errs) > 0 {
+	errs = append(errs, checkExtrasUnique(h.instances))
+	if err := errors.Join(errs...); err != nil {
 		_ = h.Close(context.WithoutCancel(ctx))
-		return nil, errors.Join(errs...)
+		return nil, err
 	}
 	return h, nil
 }

@@ -27,6 +27,9 @@ type Metrics struct {
 	outputBytes *prometheus.HistogramVec
 	truncated   *prometheus.CounterVec
 	ready       *prometheus.GaugeVec
+	// resourceReads and promptGets count resources/read and prompts/get by outcome.
+	resourceReads *prometheus.CounterVec
+	promptGets    *prometheus.CounterVec
 }
 
 // NewMetrics creates the tool-call metrics and registers them on reg.
@@ -59,7 +62,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 when the server was ready at its last readiness check, else 0.",
 		}, []string{"server"}),
 	}
-	reg.MustRegister(m.calls, m.duration, m.inFlight, m.outputBytes, m.truncated, m.ready)
+	m.resourceReads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mcphub_resource_reads_total",
+		Help: "Resource reads by server and outcome.",
+	}, []string{"server", "outcome"})
+	m.promptGets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mcphub_prompt_gets_total",
+		Help: "Prompt gets by server and outcome.",
+	}, []string{"server", "outcome"})
+	reg.MustRegister(m.calls, m.duration, m.inFlight, m.outputBytes, m.truncated, m.ready, m.resourceReads, m.promptGets)
 	return m
 }
 

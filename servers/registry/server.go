@@ -57,6 +57,10 @@ type Factory struct {
 	Title string
 	// DefaultEnabled says whether the server runs when the config does not mention it.
 	DefaultEnabled bool
+	// FreeToolNames exempts the server's tool names from the <server>_<verb> pattern (they must
+	// still be unique across the hub). Only for servers whose names an outside party dictates:
+	// the conformance fixture, whose test_* names the official MCP test suite calls.
+	FreeToolNames bool
 	// New constructs the server without side effects.
 	New func() Server
 }

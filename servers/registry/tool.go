@@ -79,9 +79,14 @@ func CheckToolName(server, name string) error {
 }
 
 // checkTool reports every build-time problem of one tool of the named server.
-func checkTool(server string, t *Tool) error {
+// freeName skips the naming pattern (Factory.FreeToolNames); a name is still required.
+func checkTool(server string, t *Tool, freeName bool) error {
 	var errs []error
-	if err := CheckToolName(server, t.Def.Name); err != nil {
+	if freeName {
+		if t.Def.Name == "" {
+			errs = append(errs, fmt.Errorf("%w: empty", ErrToolName))
+		}
+	} else if err := CheckToolName(server, t.Def.Name); err != nil {
 		errs = append(errs, err)
 	}
 	if t.Hints == nil {
