@@ -24,7 +24,7 @@ import (
 
 var factory = registry.Factory{Name: "sandbox", New: New}
 
-func TestConformance(t *testing.T)  { registrytest.Conformance(t, factory) }
+func TestConformance(t *testing.T)   { registrytest.Conformance(t, factory) }
 func TestToolSnapshots(t *testing.T) { registrytest.ToolSnapshots(t, factory) }
 
 func TestToolNamesAndLimits(t *testing.T) {
