@@ -32,6 +32,9 @@ type converter struct {
 	size      int  // text bytes written so far (without markup: close enough for a limit)
 	truncated bool // the limit was reached
 	nest      int  // quotes and lists currently open
+	// blocky holds the inline elements (span, a, em, ...) that contain block elements, such as
+	// a link around a card or a <pre> inside a <span>: they are rendered as blocks.
+	blocky map[*html.Node]bool
 }
 
 func newConverter(base *url.URL, f Format, limit int) *converter {
@@ -43,7 +46,9 @@ func (c *converter) convert(n *html.Node) string {
 	if n == nil {
 		return ""
 	}
-	return strings.TrimSpace(c.blocks(n, 0, false))
+	c.blocky = blockyInlines(n)
+	// Trim blank lines and trailing space, not leading spaces: plain text indents quotes.
+	return strings.TrimRight(strings.TrimLeft(c.blocks(n, 0, false), "\n"), " \t\n")
 }
 
 // account counts n bytes of output and stops the conversion past the limit.
@@ -161,13 +166,49 @@ func (c *converter) block(n *html.Node, bw *blockWriter, depth int) {
 		bw.block(s, kindOther)
 	case atom.Li: // outside a list: render as a list of one
 		bw.block(c.item(n, depth, "- "), kindList)
+	case atom.Td, atom.Th, atom.Tr, atom.Tbody, atom.Thead, atom.Tfoot: // outside a table
+		bw.block(c.blocks(n, depth, false), kindOther)
 	default:
-		if isBlock(n.DataAtom) {
+		switch {
+		case isBlock(n.DataAtom):
 			bw.block(c.blocks(n, depth, false), kindOther)
-			return
+		case c.blocky[n]:
+			s := c.blocks(n, depth, false)
+			if n.DataAtom == atom.A && c.md {
+				if dest := c.resolve(attr(n, "href"), true); dest != "" && s != "" {
+					if strings.Contains(s, "\n") {
+						s += "\n\n[link](" + dest + ")"
+					} else {
+						s = "[" + s + "](" + dest + ")"
+					}
+				}
+			}
+			bw.block(s, kindOther)
+		default:
+			c.inlineNode(n, bw.inline(), depth)
 		}
-		c.inlineNode(n, bw.inline(), depth)
 	}
+}
+
+// blockyInlines finds the elements under root that are not blocks but contain one, in one
+// pass: each block element marks its ancestors until one is marked already.
+func blockyInlines(root *html.Node) map[*html.Node]bool {
+	m := map[*html.Node]bool{}
+	walk(root, func(x *html.Node) bool {
+		if x.Type != html.ElementNode {
+			return true
+		}
+		if skipped(x) {
+			return false
+		}
+		if isBlock(x.DataAtom) {
+			for p := x.Parent; p != nil && p != root && !m[p]; p = p.Parent {
+				m[p] = true
+			}
+		}
+		return true
+	})
+	return m
 }
 
 // inlineNode renders n into w; block elements met inside inline content are flattened.
@@ -250,8 +291,8 @@ func (c *converter) link(n *html.Node, w *inline, depth int) {
 }
 
 func (c *converter) image(n *html.Node, w *inline) {
-	if !c.md {
-		return
+	if !c.md || attr(n, "width") == "0" || attr(n, "height") == "0" || attr(n, "width") == "1" && attr(n, "height") == "1" {
+		return // text mode, or a spacer
 	}
 	src := ""
 	for _, k := range []string{"src", "data-src", "data-original"} {
@@ -385,6 +426,9 @@ func codeLanguage(pre *html.Node) string {
 				if strings.HasPrefix(f, p) && len(f) > len(p) {
 					return cleanLang(f[len(p):])
 				}
+			}
+			if i := strings.Index(f, "-lang-"); i >= 0 && len(f) > i+len("-lang-") { // mw-highlight-lang-rust
+				return cleanLang(f[i+len("-lang-"):])
 			}
 		}
 		if i := strings.Index(cls, "brush:"); i >= 0 {
@@ -625,6 +669,9 @@ func isLayoutTable(t *html.Node, rows []*html.Node) bool {
 	if attr(t, "role") == "presentation" || len(rows) == 0 {
 		return true
 	}
+	if len(rows) == 1 && findElement(rows[0], atom.Th) == nil {
+		return true // one row of cells side by side: columns of a layout
+	}
 	cells := 0
 	layout := false
 	for _, r := range rows {
@@ -790,7 +837,8 @@ func needsEscape(s string, i int, r rune, prevLetter bool) bool {
 		return !(i > 0 && isSpaceByte(s[i-1]) && (i+1 == len(s) || isSpaceByte(s[i+1])))
 	case '_':
 		next := i+1 < len(s) && isWordByte(s[i+1])
-		return !(prevLetter && next)
+		spaced := i > 0 && isSpaceByte(s[i-1]) && (i+1 == len(s) || isSpaceByte(s[i+1]))
+		return !(prevLetter && next) && !spaced
 	case '<':
 		return i+1 < len(s) && (isLetterByte(s[i+1]) || s[i+1] == '/' || s[i+1] == '!' || s[i+1] == '?')
 	case '~':

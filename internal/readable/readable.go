@@ -185,11 +185,8 @@ func extract(doc *html.Node, base *url.URL) (readability.Article, bool) {
 	p := readability.NewParser()
 	p.KeepClasses = true // code blocks carry their language in class="language-go"
 	p.Logger = slog.New(slog.DiscardHandler)
-	u := base
-	if u == nil {
-		u = &url.URL{}
-	}
-	art, err := p.ParseDocument(doc, u)
+	art, err := p.ParseDocument(doc, base) // nil leaves relative links alone
+
 	if err != nil || art.Node == nil {
 		return art, false
 	}
@@ -338,7 +335,7 @@ func scanText(page []byte, limit int) string {
 		case html.StartTagToken:
 			name, _ := z.TagName()
 			a := atom.Lookup(name)
-			if a == atom.Script || a == atom.Style || a == atom.Template || a == atom.Noscript {
+			if scanSkipped(a) {
 				skip++
 			} else if isBlock(a) {
 				b.WriteString("\n\n")
@@ -346,7 +343,7 @@ func scanText(page []byte, limit int) string {
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			a := atom.Lookup(name)
-			if (a == atom.Script || a == atom.Style || a == atom.Template || a == atom.Noscript) && skip > 0 {
+			if scanSkipped(a) && skip > 0 {
 				skip--
 			} else if isBlock(a) {
 				b.WriteString("\n\n")
@@ -361,4 +358,9 @@ func scanText(page []byte, limit int) string {
 		}
 	}
 	return normalizeBlankLines(b.String())
+}
+
+// scanSkipped reports the elements whose text scanText leaves out.
+func scanSkipped(a atom.Atom) bool {
+	return a == atom.Script || a == atom.Style || a == atom.Template || a == atom.Noscript || a == atom.Title
 }

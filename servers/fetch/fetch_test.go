@@ -21,7 +21,7 @@ import (
 
 var factory = registry.Factory{Name: "fetch", New: New}
 
-func TestConformance(t *testing.T)  { registrytest.Conformance(t, factory) }
+func TestConformance(t *testing.T)   { registrytest.Conformance(t, factory) }
 func TestToolSnapshots(t *testing.T) { registrytest.ToolSnapshots(t, factory) }
 
 // newServer provisions a fetch server on a hub config with the given egress allow list and
@@ -363,13 +363,13 @@ func TestCutPage(t *testing.T) {
 		{"hello world", 0, 100, 100, "hello world", 11},
 		{"hello world", 6, 100, 100, "world", 11},
 		{strings.Repeat("a", 18) + " bbbb", 0, 20, 100, strings.Repeat("a", 18) + " ", 19}, // back to the space
-		{"hello world", 0, 8, 100, "hello wo", 8}, // no space near the end: a hard cut
+		{"hello world", 0, 8, 100, "hello wo", 8},                                          // no space near the end: a hard cut
 		{"ab\ncdefghij", 0, 10, 100, "ab\ncdefghi", 10},
 		{"abcdefgh\nij", 0, 10, 100, "abcdefgh\n", 9}, // back to the line break
 		{"日本語", 0, 4, 100, "日", 1},
 		{"日本語", 1, 6, 100, "本語", 3},
 		{`""""`, 0, 100, 6, `""`, 2}, // each quote costs 2 bytes of JSON, plus the 2 around
-		{"日本語", 0, 1, 100, "日", 1},  // always progress, even past max
+		{"日本語", 0, 1, 100, "日", 1},   // always progress, even past max
 		{"", 0, 10, 10, "", 0},
 	}
 	for _, c := range cases {
