@@ -1,0 +1,260 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/mcphub/mcphub/internal/testenv"
+)
+
+// newTestRuntime starts a runtime with a unique instance name on the real engine and checks,
+// when the test ends, that Close left nothing labelled with it.
+func newTestRuntime(t testing.TB, mod func(*Config)) *Runtime {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs a Docker Engine")
+	}
+	testenv.RequireDocker(t)
+	var raw [6]byte
+	_, _ = rand.Read(raw[:])
+	instance := "test-" + hex.EncodeToString(raw[:])
+	cfg := Config{PoolSize: 2}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := New(cfg, instance, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx := context.Background()
+	if ok, reason, fix := r.Ready(ctx); !ok {
+		if testenv.InCI() {
+			t.Fatalf("sandbox not ready: %s; %s", reason, fix)
+		}
+		t.Skipf("sandbox not ready: %s; %s", reason, fix)
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		assertNothingLeft(t, instance)
+	})
+	return r
+}
+
+// assertNothingLeft checks the engine for containers and volumes labelled with instance.
+func assertNothingLeft(t testing.TB, instance string) {
+	t.Helper()
+	cli, err := newEngine("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f := filters.NewArgs(filters.Arg("label", labelOwner+"="+instance))
+	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatalf("listing containers: %v", err)
+	}
+	for _, c := range list {
+		t.Errorf("container left behind: %v (%s)", c.Names, c.State)
+	}
+	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatalf("listing volumes: %v", err)
+	}
+	for _, v := range vols.Volumes {
+		t.Errorf("volume left behind: %s", v.Name)
+	}
+}
+
+// waitPoolFull waits until the pool holds PoolSize containers and no removal is pending.
+func waitPoolFull(t testing.TB, r *Runtime) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(r.pool) < cap(r.pool) {
+		if time.Now().After(deadline) {
+			r.mu.Lock()
+			err := r.poolErr
+			r.mu.Unlock()
+			t.Fatalf("the pool did not fill (%d of %d): %v", len(r.pool), cap(r.pool), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func run(t *testing.T, r *Runtime, s Spec) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := r.Run(ctx, s)
+	if err != nil {
+		t.Fatalf("Run(%s %.40q): %v", s.Language, s.Code, err)
+	}
+	return res
+}
+
+func TestIntegrationRunLanguages(t *testing.T) {
+	r := newTestRuntime(t, nil)
+	waitPoolFull(t, r)
+	tests := []struct {
+		name       string
+		spec       Spec
+		wantOut    string
+		wantErrOut string
+		wantExit   int
+	}{
+		{"python", Spec{Language: Python, Code: "print(1+1)"}, "2\n", "", 0},
+		{"python stdlib", Spec{Language: Python, Code: "import json, sqlite3, zoneinfo; print(json.dumps({'a': sqlite3.sqlite_version_info[0]}))"}, "{\"a\": 3}\n", "", 0},
+		{"python stderr and exit", Spec{Language: Python, Code: "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"}, "out\n", "err\n", 3},
+		{"python stdin", Spec{Language: Python, Code: "import sys; print(sys.stdin.read().upper())", Stdin: []byte("hello")}, "HELLO\n", "", 0},
+		{"javascript", Spec{Language: JavaScript, Code: "console.log([1,2,3].map(x => x*2).join(','))"}, "2,4,6\n", "", 0},
+		{"javascript error", Spec{Language: JavaScript, Code: "process.stderr.write('bad\\n'); process.exit(2)"}, "", "bad\n", 2},
+		{"bash", Spec{Language: Bash, Code: "echo $((6*7)); id -u; pwd"}, "42\n65534\n/work\n", "", 0},
+		{"input files", Spec{Language: Bash, Code: "cat data/in.txt; cat /tmp/x", Files: []File{{Path: "data/in.txt", Data: []byte("file one\n")}, {Path: "/tmp/x", Data: []byte("two\n")}}}, "file one\ntwo\n", "", 0},
+		{"large code", Spec{Language: Python, Code: "x = 1\n" + strings.Repeat("# padding\n", 12000) + "print(x)"}, "1\n", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, r, tt.spec)
+			if string(res.Stdout) != tt.wantOut || string(res.Stderr) != tt.wantErrOut || res.ExitCode != tt.wantExit || res.Stopped != "" {
+				t.Errorf("got stdout %q stderr %q exit %d stopped %q (%s), want %q %q %d", res.Stdout, res.Stderr, res.ExitCode, res.Stopped, res.Detail, tt.wantOut, tt.wantErrOut, tt.wantExit)
+			}
+		})
+	}
+}
+
+func TestIntegrationRunCold(t *testing.T) {
+	r := newTestRuntime(t, nil)
+	p, err := r.plan(Spec{Language: Python, Code: "import sys; print(sys.stdin.read()*2); sys.exit(4)", Stdin: []byte("ab")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.runCold(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "abab\n" || res.ExitCode != 4 {
+		t.Errorf("cold run: stdout %q exit %d", res.Stdout, res.ExitCode)
+	}
+}
+
+func TestIntegrationSession(t *testing.T) {
+	r := newTestRuntime(t, nil)
+	ctx := context.Background()
+	s, err := r.CreateSession(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ID) != 22 {
+		t.Errorf("session ID %q: want 22 base64url characters (128 bits)", s.ID)
+	}
+	if _, err := r.Get(s.ID, "bob"); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Get by another identity: %v, want ErrNoSession", err)
+	}
+	if _, err := r.Get("nope", "alice"); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Get of an unknown ID: %v, want ErrNoSession", err)
+	}
+	bob := &Session{ID: s.ID, Owner: "bob"}
+	if _, err := r.Exec(ctx, bob, Spec{Language: Bash, Code: "true"}); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Exec by another identity: %v, want ErrNoSession", err)
+	}
+	bin := []byte{0, 1, 2, 255, 254, '\n', 0}
+	if err := r.WriteFile(ctx, s, File{Path: "in/data.bin", Data: bin}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Exec(ctx, s, Spec{Language: Python, Code: "d = open('in/data.bin','rb').read(); open('out.txt','w').write(str(len(d))); print('ok')"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "ok\n" {
+		t.Errorf("exec: %+v", res)
+	}
+	if len(res.NewFiles) != 1 || res.NewFiles[0].Path != "/work/out.txt" || res.NewFiles[0].Size != 1 {
+		t.Errorf("NewFiles = %+v, want /work/out.txt of 1 byte", res.NewFiles)
+	}
+	data, size, err := r.ReadFile(ctx, s, "in/data.bin", 0)
+	if err != nil || !bytes.Equal(data, bin) || size != int64(len(bin)) {
+		t.Errorf("ReadFile = %v %d %v, want %v", data, size, err, bin)
+	}
+	data, size, err = r.ReadFile(ctx, s, "/work/in/data.bin", 3)
+	if err != nil || !bytes.Equal(data, bin[:3]) || size != int64(len(bin)) {
+		t.Errorf("ReadFile max 3 = %v %d %v", data, size, err)
+	}
+	if _, _, err := r.ReadFile(ctx, s, "missing.txt", 0); err == nil || !strings.Contains(err.Error(), "no file") {
+		t.Errorf("ReadFile of a missing file: %v", err)
+	}
+	if _, _, err := r.ReadFile(ctx, s, "../etc/passwd", 0); err == nil {
+		t.Error("ReadFile ../etc/passwd: no error")
+	}
+	files, err := r.ListFiles(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Path)
+	}
+	if strings.Join(names, ",") != "/work/in,/work/in/data.bin,/work/out.txt" && strings.Join(names, ",") != "/work/out.txt,/work/in,/work/in/data.bin" {
+		t.Errorf("ListFiles = %v", names)
+	}
+	// Command form, and state kept between execs.
+	res, err = r.Exec(ctx, s, Spec{Command: []string{"cat", "out.txt"}})
+	if err != nil || string(res.Stdout) != "7" {
+		t.Errorf("command exec = %+v %v", res, err)
+	}
+	if err := r.CloseSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Exec(ctx, s, Spec{Language: Bash, Code: "true"}); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Exec after close: %v", err)
+	}
+}
+
+func TestIntegrationParallel(t *testing.T) {
+	r := newTestRuntime(t, nil)
+	var wg sync.WaitGroup
+	errs := make(chan string, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			res, err := r.Run(ctx, Spec{Language: Python, Code: "import sys; print(int(sys.argv[0] == '-c') + " + string(rune('0'+i%10)) + ")"})
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			if want := string(rune('0'+i%10+1)) + "\n"; i%10 != 9 && string(res.Stdout) != want {
+				errs <- "got " + string(res.Stdout) + " want " + want
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	waitPoolFull(t, r)
+	if res := run(t, r, Spec{Language: Bash, Code: "echo ok"}); string(res.Stdout) != "ok\n" {
+		t.Errorf("after the parallel runs: %+v", res)
+	}
+}
