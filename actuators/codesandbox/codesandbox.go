@@ -72,7 +72,7 @@ type engine interface {
 	Get(id, owner string) (*sandbox.Session, error)
 	Exec(ctx context.Context, sess *sandbox.Session, s sandbox.Spec) (*sandbox.Result, error)
 	WriteFile(ctx context.Context, sess *sandbox.Session, f sandbox.File) error
-	ReadFile(ctx context.Context, sess *sandbox.Session, path string, max int64) ([]byte, int64, error)
+	ReadFile(ctx context.Context, sess *sandbox.Session, path string, maxBytes int64) ([]byte, int64, error)
 	ListFiles(ctx context.Context, sess *sandbox.Session, dir string) ([]sandbox.FileInfo, error)
 	CloseSession(ctx context.Context, sess *sandbox.Session) error
 	Close(ctx context.Context) error
@@ -138,7 +138,7 @@ func (s *Server) DecodeConfig(section *configs.ServerSection) error {
 // Validate checks the runtime's settings and the tools' own.
 func (s *Server) Validate() error {
 	var errs []error
-	if err := s.cfg.Config.Validate(); err != nil {
+	if err := s.cfg.Validate(); err != nil { // the runtime's keys
 		errs = append(errs, err)
 	}
 	problem := func(key, format string, args ...any) {
