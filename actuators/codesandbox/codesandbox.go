@@ -13,14 +13,11 @@ package codesandbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -85,8 +82,9 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 
-	mu  sync.Mutex
-	eng engine // nil until Provision, and again after Close
+	mu   sync.Mutex
+	eng  engine   // nil until Provision, and again after Close
+	lock *os.File // the instance lock (instance.go), held until Close
 
 	// owned maps an MCP session to the sandbox sessions created in it, so that they are closed
 	// when it ends (registry.SessionEnder). Stateless requests have no MCP session: their
@@ -160,10 +158,19 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 	if env.Logger != nil {
 		s.logger = env.Logger
 	}
-	rt, err := sandbox.New(s.cfg.Config, instanceID(env.DataDir), s.logger)
+	if s.Validate() != nil {
+		return nil // Validate, which runs next, reports the problems with their config paths
+	}
+	instance, lock, err := claimInstance(env.DataDir)
 	if err != nil {
+		return err
+	}
+	rt, err := sandbox.New(s.cfg.Config, instance, s.logger)
+	if err != nil {
+		_ = lock.Close()
 		return fmt.Errorf("creating the sandbox runtime: %w", err)
 	}
+	s.lock = lock
 	if err := rt.Start(ctx); err != nil {
 		s.logger.WarnContext(ctx, "the sandbox runtime did not start; its tools report errors until it does",
 			slog.String("error", err.Error()))
@@ -172,18 +179,6 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 	s.eng = rt
 	s.mu.Unlock()
 	return nil
-}
-
-// instanceID names this hub's containers (their owner label). It is stable for one data
-// directory on one host, so that a hub restarted after a crash recognises and reaps what its
-// predecessor left.
-func instanceID(dataDir string) string {
-	host, _ := os.Hostname()
-	if abs, err := filepath.Abs(dataDir); err == nil {
-		dataDir = abs
-	}
-	sum := sha256.Sum256([]byte(host + "\x00" + dataDir))
-	return hex.EncodeToString(sum[:6])
 }
 
 // Readiness is the runtime's: an engine that answers and the image present.
@@ -202,10 +197,15 @@ func (s *Server) Readiness(ctx context.Context) registry.Readiness {
 // Close removes every container the runtime created.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	eng := s.eng
-	s.eng = nil
+	eng, lock := s.eng, s.lock
+	s.eng, s.lock = nil, nil
 	s.mu.Unlock()
 	s.bg.Wait()
+	if lock != nil {
+		// Released after the runtime has removed its containers, so that a hub starting now
+		// does not take the instance while they are still there.
+		defer lock.Close()
+	}
 	if eng == nil {
 		return nil
 	}

@@ -710,9 +710,25 @@ func TestSessionEnded(t *testing.T) {
 	s.SessionEnded("mcp-2") // after Close: nothing to do, no panic
 }
 
-func TestInstanceID(t *testing.T) {
-	a, b := instanceID("/data/sandbox"), instanceID("/data/sandbox")
-	if a != b || len(a) != 12 || instanceID("/other/sandbox") == a {
-		t.Errorf("instance ids %q %q", a, b)
+func TestClaimInstance(t *testing.T) {
+	dir := t.TempDir()
+	first, lock, err := claimInstance(dir)
+	if err != nil || lock == nil {
+		t.Fatalf("first claim: %q %v %v", first, lock, err)
 	}
+	if first != stableInstance(dir) || !strings.HasPrefix(first, "hub-") || stableInstance(t.TempDir()) == first {
+		t.Errorf("instance %q", first)
+	}
+	// A second process (here: a second open file) while the first lives gets a name of its own.
+	second, lock2, err := claimInstance(dir)
+	if err != nil || lock2 != nil || second == first || !strings.HasPrefix(second, first+"-") {
+		t.Errorf("second claim: %q %v %v", second, lock2, err)
+	}
+	// Once the first is gone, the stable name is free again: a restart reaps what it left.
+	_ = lock.Close()
+	third, lock3, err := claimInstance(dir)
+	if err != nil || lock3 == nil || third != first {
+		t.Errorf("claim after release: %q %v %v", third, lock3, err)
+	}
+	_ = lock3.Close()
 }
