@@ -12,16 +12,18 @@ import (
 
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
 
 // rawChromedp is the benchmark's floor: the same five actions on the same page with chromedp
 // called directly, no MCP, no hub. One long-lived Chromium and one incognito browser context
-// with one tab, as mcphub keeps per MCP session. Its actions are chromedp's idiomatic ones
-// (Navigate waits for the load event; Click and SendKeys find the element by CSS id and wait
-// for it to be visible; CaptureScreenshot is a viewport PNG); its snapshot is the full
-// accessibility tree rendered as indented "role "name" [ref=N]" lines, the least any
-// accessibility-tree snapshot does.
+// with one tab, as mcphub keeps per MCP session. Its actions are chromedp's own (Navigate
+// waits for the load event; Click finds the element by id, waits for it to be visible and
+// sends the mouse events; Type focuses it and inserts the text; CaptureScreenshot is a
+// viewport PNG); its snapshot is the full accessibility tree rendered as indented
+// "role "name" [ref=N]" lines, the least an accessibility-tree snapshot does.
 type rawChromedp struct {
 	browserCtx context.Context //nolint:containedctx // the browser's life, owned by the contender
 	tabCtx     context.Context //nolint:containedctx // the benchmark tab
@@ -37,11 +39,19 @@ func benchChromiumFlags(userDataDir string) []chromedp.ExecAllocatorOption {
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(userDataDir),
+		chromedp.WindowSize(benchViewportWidth, benchViewportHeight),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"),
 	}
 }
+
+// benchViewportWidth and benchViewportHeight are the viewport of every contender (mcphub's
+// and playwright-mcp's default).
+const (
+	benchViewportWidth  = 1280
+	benchViewportHeight = 720
+)
 
 func startRawChromedp(t *testing.T, chromium string) *rawChromedp {
 	t.Helper()
@@ -70,7 +80,15 @@ func startRawChromedp(t *testing.T, chromium string) *rawChromedp {
 func (r *rawChromedp) newContext(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(r.browserCtx, chromedp.WithNewBrowserContext())
-	if err := chromedp.Do(ctx); err != nil {
+	// The viewport of mcphub's tabs and playwright-mcp's pages: 1280x720 CSS pixels, so that
+	// every contender paints and encodes the same screenshot.
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+			Width: benchViewportWidth, Height: benchViewportHeight, DeviceScaleFactor: 1,
+		})
+		return err
+	}))
+	if err != nil {
 		cancel()
 		t.Fatalf("raw chromedp: new browser context: %v", err)
 	}
@@ -114,8 +132,14 @@ func (r *rawChromedp) Click(ctx context.Context) error {
 	return r.step(ctx, chromedp.Click(chromedp.ID("inc")))
 }
 
+// Type fills the text box the way a fill does (mcphub's browser_type and playwright-mcp's
+// default alike): focus the element, then one Input.insertText, rather than chromedp.SendKeys'
+// three key events per character.
 func (r *rawChromedp) Type(ctx context.Context, text string) error {
-	return r.step(ctx, chromedp.SendKeys(chromedp.ID("q"), text))
+	return r.step(ctx, chromedp.Focus(chromedp.ID("q")), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	}))
 }
 
 func (r *rawChromedp) Screenshot(ctx context.Context) error {

@@ -179,22 +179,24 @@ func findRef(snapshot, role, name string) string {
 	return ""
 }
 
-// benchHandle returns the browser_session handle of a result's structured content, if any.
+// benchHandleMetaKey is the result _meta key where mcphub puts the browser_session handle.
+const benchHandleMetaKey = "io.mcphub/browserSession"
+
+// benchHandle returns the browser_session handle a result carries (mcphub: in _meta and on the
+// first text line), or "" (playwright-mcp, which keeps state per MCP session only).
 func benchHandle(res *sdk.CallToolResult) string {
-	if res.StructuredContent == nil {
-		return ""
+	if h, ok := res.Meta[benchHandleMetaKey].(string); ok && h != "" {
+		return h
 	}
-	raw, err := json.Marshal(res.StructuredContent)
-	if err != nil {
-		return ""
+	if len(res.Content) > 0 {
+		if tc, ok := res.Content[0].(*sdk.TextContent); ok {
+			first, _, _ := strings.Cut(tc.Text, "\n")
+			if h, ok := strings.CutPrefix(first, "browser_session: "); ok {
+				return strings.TrimSpace(h)
+			}
+		}
 	}
-	var v struct {
-		Handle string `json:"browser_session"`
-	}
-	if json.Unmarshal(raw, &v) != nil {
-		return ""
-	}
-	return v.Handle
+	return ""
 }
 
 func benchClip(s string, n int) string {

@@ -250,7 +250,7 @@ func benchMemory(ctx context.Context, t *testing.T, bc *benchContender, chromium
 			openIdle = func(n int) error { return openIdleSessions(ctx, t, n, m.endpoint, pageURL) }
 			bc.memNote = "its HTTP mode, --isolated: one MCP session per context in one browser"
 		default:
-			bc.memNote = "same process as mcphub (http)"
+			bc.memNote = "the same server as mcphub (http), which has the figure"
 			return
 		}
 	}
