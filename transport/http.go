@@ -64,6 +64,7 @@ func NewHTTP(opts Options) *HTTP {
 			server.WithSessionIdleTTL(cfg.HTTP.SessionIdleTTL.D()),
 			server.WithHeartbeatInterval(cfg.HTTP.HeartbeatInterval.D()),
 			server.WithEventStore(newBoundedEventStore(eventsPerSession, eventSessions)),
+			server.WithSessionIdManager(newSessionIDs()),
 			// The guard checks Host with the configured allowed hosts; mcp-go's own check knows
 			// only loopback names and would refuse a reverse proxy's Host on the same machine.
 			server.WithDisableLocalhostProtection(true),

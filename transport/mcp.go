@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcphub/mcphub/servers/registry"
@@ -39,16 +40,22 @@ func newMCPServer(name, title, version string, instances []*registry.Instance, o
 	}
 	// Resources and prompts are announced only when a server has some: a client then sees
 	// exactly what it can use. Their lists are fixed too, so no listChanged or subscriptions.
-	var resources, prompts bool
+	var resources, prompts, subscribe, complete bool
 	for _, in := range instances {
 		resources = resources || len(in.ServerResources()) > 0 || len(in.ServerResourceTemplates()) > 0
 		prompts = prompts || len(in.ServerPrompts()) > 0
+		subscribe = subscribe || in.Subscribable()
+		complete = complete || in.HasCompleter()
 	}
 	if resources {
-		opts = append(opts, server.WithResourceCapabilities(false, false))
+		opts = append(opts, server.WithResourceCapabilities(subscribe, false))
 	}
 	if prompts {
 		opts = append(opts, server.WithPromptCapabilities(false))
+	}
+	if complete {
+		c := completer(instances)
+		opts = append(opts, server.WithCompletions(), server.WithPromptCompletionProvider(c), server.WithResourceCompletionProvider(c))
 	}
 	s := server.NewMCPServer(name, version, opts...)
 	for _, in := range instances {
@@ -174,4 +181,25 @@ func (s notFoundStdioWriter) Write(p []byte) (int, error) {
 		return s.w.Write(q)
 	}
 	return s.w.Write(p)
+}
+
+// completer sends a completion/complete to the server that declared the prompt or template.
+type completer []*registry.Instance
+
+func (c completer) CompletePromptArgument(ctx context.Context, prompt string, arg mcp.CompleteArgument, cc mcp.CompleteContext) (*mcp.Completion, error) {
+	for _, in := range c {
+		if res, ok, err := in.CompletePrompt(ctx, prompt, arg, cc); ok {
+			return res, err
+		}
+	}
+	return &mcp.Completion{Values: []string{}}, nil
+}
+
+func (c completer) CompleteResourceArgument(ctx context.Context, uri string, arg mcp.CompleteArgument, cc mcp.CompleteContext) (*mcp.Completion, error) {
+	for _, in := range c {
+		if res, ok, err := in.CompleteResource(ctx, uri, arg, cc); ok {
+			return res, err
+		}
+	}
+	return &mcp.Completion{Values: []string{}}, nil
 }

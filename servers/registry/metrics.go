@@ -14,9 +14,10 @@ const (
 	OutcomePanic       = "panic"             // the handler panicked (recovered)
 	OutcomeInternal    = "internal_error"    // the handler returned a Go error
 	OutcomeBusy        = "busy"              // no concurrency slot before the deadline
+	OutcomeRejected    = "rejected"          // the handler refused the request itself (ErrRequestRejected)
 )
 
-var outcomes = []string{OutcomeOK, OutcomeError, OutcomeInvalidArgs, OutcomeTimeout, OutcomeCancelled, OutcomePanic, OutcomeInternal, OutcomeBusy}
+var outcomes = []string{OutcomeOK, OutcomeError, OutcomeInvalidArgs, OutcomeTimeout, OutcomeCancelled, OutcomePanic, OutcomeInternal, OutcomeBusy, OutcomeRejected}
 
 // Metrics are the tool-call metrics. They live on a registry the hub owns, never the global one,
 // so that tests and several hubs in one process do not collide.

@@ -308,3 +308,17 @@ func (in *Instance) ServerResourceTemplates() []server.ServerResourceTemplate {
 	}
 	return in.extras.templates
 }
+
+// ResourceSubscriber is an optional interface of a ResourceProvider whose resources change while
+// the hub runs: when SubscribableResources is true the hub announces resources/subscribe (mcp-go
+// keeps each session's subscriptions), and the server sends notifications/resources/updated to
+// the sessions subscribed to a resource that changed.
+type ResourceSubscriber interface {
+	SubscribableResources() bool
+}
+
+// Subscribable reports whether the server's resources can be subscribed to.
+func (in *Instance) Subscribable() bool {
+	s, ok := in.srv.(ResourceSubscriber)
+	return ok && in.extras != nil && s.SubscribableResources()
+}

@@ -238,3 +238,18 @@ func TestFreeToolNames(t *testing.T) {
 		t.Fatalf("duplicate free names: %v", err)
 	}
 }
+
+func TestRequestRejected(t *testing.T) {
+	rejecting := tool("rr_do", func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return nil, fmt.Errorf("%w: requestState failed its integrity check", ErrRequestRejected)
+	})
+	th := buildHub(t, nil, factory("rr", &fakeServer{tools: []Tool{rejecting}}))
+	st := th.hub.Instance("rr").ServerTools()[0]
+	res, err := st.Handler(context.Background(), mcp.CallToolRequest{})
+	if err == nil || res != nil || !strings.Contains(err.Error(), "integrity check") {
+		t.Fatalf("want a Go error (a JSON-RPC error on the wire), got %v, %+v", err, res)
+	}
+	if got := th.count("rr", "rr_do", OutcomeRejected); got != 1 {
+		t.Errorf("rejected calls counted %v", got)
+	}
+}

@@ -16,6 +16,12 @@ import (
 // the client as an internal error.
 type Handler func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error)
 
+// ErrRequestRejected makes a call a JSON-RPC error rather than a result when a handler wraps it in
+// its error: for requests broken at the protocol level, such as a multi-round-trip requestState
+// that fails its integrity check, which the spec says to reject. Bad arguments remain isError
+// results.
+var ErrRequestRejected = errors.New("request rejected")
+
 // Hints are the four behaviour annotations every tool must declare. They are a struct of plain
 // bools set in one literal, rather than mcp-go's options, because mcp.NewTool fills in defaults
 // (destructive, open world) that would otherwise pass unnoticed.

@@ -219,6 +219,9 @@ func (w *wrapped) handle(parent context.Context, req mcp.CallToolRequest) (*mcp.
 	w.metrics.calls[outcome].Inc()
 	w.metrics.duration.Observe(elapsed.Seconds())
 	w.log(ctx, info, outcome, detail, res, elapsed, size, cut)
+	if outcome == OutcomeRejected {
+		return nil, errors.New(detail)
+	}
 	return res, nil
 }
 
@@ -264,6 +267,8 @@ func (w *wrapped) run(ctx, parent context.Context, req mcp.CallToolRequest) (*mc
 			return cancelledResult(w.def.Name), OutcomeCancelled, ""
 		case ctx.Err() != nil:
 			return w.timeoutResult(), OutcomeTimeout, errText(r)
+		case r.err != nil && errors.Is(r.err, ErrRequestRejected):
+			return mcp.NewToolResultError(r.err.Error()), OutcomeRejected, r.err.Error()
 		case r.err != nil:
 			return mcp.NewToolResultError(fmt.Sprintf("internal error in %s: %v", w.def.Name, r.err)), OutcomeInternal, r.err.Error()
 		case r.res == nil:
