@@ -95,9 +95,10 @@ type Config struct {
 	BatchSize int `yaml:"batch_size"`
 	// Timeout bounds one request, including reading the answer. The default is 30s.
 	Timeout configs.Duration `yaml:"timeout"`
-	// MaxRetries is how many times a request is retried after a 429, a 5xx or a transport
-	// error, with exponential backoff (honouring Retry-After). The default is 4.
-	MaxRetries int `yaml:"max_retries"`
+	// MaxRetries is how many times a request is retried after a 429, a 5xx, a transport error
+	// or a timeout, with exponential backoff (honouring Retry-After); 0 turns retries off. The
+	// default is 4.
+	MaxRetries *int `yaml:"max_retries"`
 }
 
 // Defaults fills in the default of every key left at its zero value.
@@ -114,8 +115,9 @@ func (c *Config) Defaults() {
 	if c.Timeout == 0 {
 		c.Timeout = configs.Duration(defaultTimeout)
 	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = defaultMaxRetries
+	if c.MaxRetries == nil {
+		n := defaultMaxRetries
+		c.MaxRetries = &n
 	}
 }
 
@@ -145,7 +147,7 @@ func (c Config) Validate() error {
 		misplaced("dimensions", c.Dimensions != 0)
 		misplaced("batch_size", c.BatchSize != 0)
 		misplaced("timeout", c.Timeout != 0)
-		misplaced("max_retries", c.MaxRetries != 0)
+		misplaced("max_retries", c.MaxRetries != nil)
 		if strings.HasPrefix(c.Vectors, "~") {
 			problem("vectors", `must not start with "~", which is not expanded: write ${HOME}/... or an absolute path`)
 		}
@@ -171,13 +173,13 @@ func (c Config) Validate() error {
 		if d := c.Timeout.D(); d < time.Millisecond || d > maxTimeout {
 			problem("timeout", "must be between 1ms and %s", maxTimeout)
 		}
-		if c.MaxRetries < 0 || c.MaxRetries > maxMaxRetries {
+		if c.MaxRetries != nil && (*c.MaxRetries < 0 || *c.MaxRetries > maxMaxRetries) {
 			problem("max_retries", "must be between 0 and %d", maxMaxRetries)
 		}
 	case KindNone:
 		for key, set := range map[string]bool{
 			"vectors": c.Vectors != "", "url": c.URL != "", "model": c.Model != "", "api_key_env": c.APIKeyEnv != "",
-			"dimensions": c.Dimensions != 0, "batch_size": c.BatchSize != 0, "timeout": c.Timeout != 0, "max_retries": c.MaxRetries != 0,
+			"dimensions": c.Dimensions != 0, "batch_size": c.BatchSize != 0, "timeout": c.Timeout != 0, "max_retries": c.MaxRetries != nil,
 		} {
 			if set {
 				problem(key, "has no effect with kind none")
@@ -209,7 +211,7 @@ func checkEndpoint(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("is not a URL: %v", err)
+		return fmt.Errorf("is not a URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("must be an http or https URL, got scheme %q", u.Scheme)
