@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -241,8 +242,8 @@ func (r *Runtime) exec(ctx context.Context, b *box, q execReq) (*execOut, error)
 	if so.err != nil {
 		return out, r.engineError("reading the code's output", so.err)
 	}
-	// The stream ends when every holder of the code's stdout and stderr has closed them;
-	// the process itself may still be finishing. Ask until it is done, briefly.
+	// The stream ends when the process has exited and its output drained (the engine waits up
+	// to 2 s for background holders of the pipes); ask for the exit code until it is there.
 	for i := 0; i < 50; i++ {
 		ins, err := r.cli.ContainerExecInspect(actx, created.ID)
 		if err != nil {
@@ -257,7 +258,102 @@ func (r *Runtime) exec(ctx context.Context, b *box, q execReq) (*execOut, error)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// runc reports a process it could not start (at the pids limit, say) in the stream.
+	if out.exitCode == 126 || out.exitCode == -1 {
+		for _, c := range []*capture{&so.stdout, &so.stderr} {
+			if msg := string(c.buf); strings.HasPrefix(msg, "OCI runtime exec failed") {
+				return out, fmt.Errorf("%w: %s", errExecFailed, strings.TrimSpace(msg))
+			}
+		}
+	}
 	return out, nil
+}
+
+// errExecFailed: the engine could not start a process in the container, typically because
+// the code's leftovers hold every pid.
+var errExecFailed = errors.New("the sandbox could not start a process in its container")
+
+// hostKill kills the code's processes (uid 65534) from the host, through the container's
+// cgroup: it works when the container is at its pids limit, where an exec cannot start. ok is
+// false when the engine is not local or the cgroup is out of reach (not root, another layout);
+// the caller falls back to an exec. Several passes: a fork bomb forks while it is killed.
+func (r *Runtime) hostKill(b *box) (killed int, ok bool) {
+	if !r.local {
+		return 0, false
+	}
+	var procs string
+	for _, p := range []string{
+		"/sys/fs/cgroup/pids/docker/" + b.id + "/cgroup.procs",
+		"/sys/fs/cgroup/system.slice/docker-" + b.id + ".scope/cgroup.procs",
+		"/sys/fs/cgroup/docker/" + b.id + "/cgroup.procs",
+	} {
+		if _, err := os.Stat(p); err == nil {
+			procs = p
+			break
+		}
+	}
+	if procs == "" {
+		return 0, false
+	}
+	for pass := 0; pass < 50; pass++ {
+		data, err := os.ReadFile(procs)
+		if err != nil {
+			return killed, killed > 0
+		}
+		n := 0
+		for _, f := range strings.Fields(string(data)) {
+			pid, err := strconv.Atoi(f)
+			if err != nil || pid <= 1 {
+				continue
+			}
+			// A pidfd first (os.FindProcess opens one on Linux), then the checks: should the
+			// pid be reused meanwhile, the signal goes to the process checked or to none.
+			p, err := os.FindProcess(pid)
+			if err != nil {
+				continue
+			}
+			if processUID(pid) == 65534 && inCgroup(pid, b.id) {
+				if err := p.Signal(syscall.SIGKILL); err == nil {
+					n++
+				} else if errors.Is(err, syscall.EPERM) {
+					_ = p.Release()
+					return killed, false
+				}
+			}
+			_ = p.Release()
+		}
+		killed += n
+		if n == 0 {
+			return killed, true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return killed, true
+}
+
+// inCgroup: the host process belongs to the container's cgroup.
+func inCgroup(pid int, id string) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	return err == nil && strings.Contains(string(data), id)
+}
+
+// processUID returns the real uid of a host process, or -1.
+func processUID(pid int) int {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				if uid, err := strconv.Atoi(f[0]); err == nil {
+					return uid
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // counters are the container's memory and pids cgroup event counters.

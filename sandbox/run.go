@@ -219,8 +219,16 @@ func (r *Runtime) runInBox(ctx context.Context, b *box, p *plan, sess *session) 
 		oom = out.dur < p.timeout-50*time.Millisecond
 	}
 	r.describe(res, out.streamOut, p.timeout, oom, pids)
-	if out.unrecovered && sess != nil {
-		sess.broken = true
+	if sess != nil {
+		if out.unrecovered {
+			sess.broken = true
+		} else if !out.timedOut && !out.cancelled && !out.flooded {
+			// Every exec is bounded by its timeout, processes it left in the background
+			// (setsid, nohup, daemons) included: they end with it.
+			if n := r.sweep(context.WithoutCancel(ctx), b); n > 0 {
+				res.Detail = strings.TrimSpace(res.Detail + fmt.Sprintf(" %d process(es) the code left running in the background were stopped: an exec's processes end with it.", n))
+			}
+		}
 	}
 	return res, nil
 }
@@ -332,20 +340,35 @@ func (r *Runtime) writeFiles(ctx context.Context, b *box, files []File) error {
 	return nil
 }
 
-// sweep kills every process of the code's user in the container: the API has no exec kill, and
-// closing an exec's stream does not stop it. It runs as 65534 so it cannot touch the
-// keep-alive (and skips itself: kill(-1) never signals the caller).
-func (r *Runtime) sweep(ctx context.Context, b *box) {
-	_, err := r.exec(ctx, b, execReq{
-		argv:     []string{"sh", "-c", "kill -9 -1"},
-		user:     codeUser,
-		limit:    4 << 10,
-		deadline: 10 * time.Second,
-		stop:     func(context.Context) {},
-	})
-	if err != nil {
-		r.logger.Debug("sandbox: kill sweep", "container", b.name, "err", err)
+// sweep kills every process of the code's user in the container and returns how many it
+// killed (-1: unknown). The API has no exec kill, and closing an exec's stream does not stop
+// it. From the host when it can; else by an exec of kill -9 -1 as 65534, which cannot touch
+// the root keep-alive and never signals itself, repeated because a fork bomb forks meanwhile
+// and retried because at the pids limit the exec itself may fail to start.
+func (r *Runtime) sweep(ctx context.Context, b *box) int {
+	if n, ok := r.hostKill(b); ok {
+		return n
 	}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var out *execOut
+		out, err = r.exec(ctx, b, execReq{
+			argv:     []string{"sh", "-c", "for i in 1 2 3 4 5; do kill -9 -1 2>/dev/null; done; true"},
+			user:     codeUser,
+			limit:    4 << 10,
+			deadline: 10 * time.Second,
+			stop:     func(context.Context) {},
+		})
+		if err == nil && out.exitCode == 0 {
+			return -1
+		}
+		if errors.Is(err, errBoxDead) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r.logger.Debug("sandbox: kill sweep", "container", b.name, "err", err)
+	return -1
 }
 
 // takeWarm returns a started pool container, or nil when the pool is empty.

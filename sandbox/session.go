@@ -167,6 +167,14 @@ func (r *Runtime) withBox(ctx context.Context, sess *Session, f func(s *session)
 	}
 	defer s.mu.Unlock()
 	err = f(s)
+	if errors.Is(err, errExecFailed) && !s.closed.Load() {
+		// The code's leftovers hold every pid: kill them and try once more.
+		r.sweep(context.WithoutCancel(ctx), s.box.Load())
+		time.Sleep(200 * time.Millisecond)
+		if err = f(s); errors.Is(err, errExecFailed) {
+			err = errBoxDead // replace the container
+		}
+	}
 	if errors.Is(err, errBoxDead) {
 		if s.closed.Load() {
 			return ErrNoSession
