@@ -255,8 +255,8 @@ func (e *engine) memory() int64 {
 	return treeRSS(pid)
 }
 
-// treeRSS sums VmRSS over pid and its descendants, from /proc. Shared pages count once per
-// process, so the figure is an upper bound: good enough to decide a recycle.
+// treeRSS sums the proportional set size (PSS) over pid and its descendants, from /proc: shared
+// pages are split between the processes that share them, so the sum is what the browser costs.
 func treeRSS(root int) int64 {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -299,12 +299,12 @@ func treeRSS(root int) int64 {
 }
 
 func rssOf(pid int) int64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status")) //nolint:gosec // G304: a /proc path built from a number
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "smaps_rollup")) //nolint:gosec // G304: a /proc path built from a number
 	if err != nil {
 		return 0
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
 				kb, _ := strconv.ParseInt(f[0], 10, 64)

@@ -55,7 +55,7 @@ type session struct {
 	closed   bool
 
 	// pending holds what the browser reported between calls (pop-ups, downloads); guarded by pmu.
-	pmu     sync.Mutex
+	pmu            sync.Mutex
 	popups         []target.ID
 	dlNotes        []string
 	tabIDsSnapshot []target.ID

@@ -95,6 +95,13 @@ type call struct {
 // run finds the caller's session, makes sure its browser context and a tab exist, runs fn and
 // turns what it returned into a result that starts with the browser_session handle.
 func (s *Server) run(ctx context.Context, req mcp.CallToolRequest, fn func(ctx context.Context, c *call) (*mcp.CallToolResult, error)) (*mcp.CallToolResult, error) {
+	return s.runChecked(ctx, req, nil, fn)
+}
+
+// runChecked is run with a check that comes before the session's browser context is made, so
+// that a refused URL costs no tab.
+func (s *Server) runChecked(ctx context.Context, req mcp.CallToolRequest, pre func(ctx context.Context, c *call) error,
+	fn func(ctx context.Context, c *call) (*mcp.CallToolResult, error)) (*mcp.CallToolResult, error) {
 	if s.sessions == nil {
 		return mcp.NewToolResultError("the browser server is not provisioned"), nil
 	}
@@ -105,6 +112,11 @@ func (s *Server) run(ctx context.Context, req mcp.CallToolRequest, fn func(ctx c
 	defer s.sessions.release(sess)
 	defer sess.call.Unlock()
 	c := &call{s: s, sess: sess}
+	if pre != nil {
+		if err := pre(ctx, c); err != nil {
+			return c.fail(err), nil
+		}
+	}
 	note, err := sess.ensure(ctx, s.sessions)
 	if note != "" {
 		c.notes = append(c.notes, "note: "+note)
@@ -139,16 +151,14 @@ func (c *call) fail(err error) *mcp.CallToolResult {
 			"call browser_snapshot to see it, or browser_wait_for for what you need", c.s.cfg.NavigationTimeout)
 	case errors.Is(err, context.DeadlineExceeded):
 		msg = "the call timed out; the page may be busy: try browser_snapshot, or a smaller step"
+	case strings.HasPrefix(err.Error(), "starting browser"):
+		msg = err.Error() + "; install Chromium (apt-get install -y chromium), or set servers.browser.executable or servers.browser.remote_url"
 	case !c.s.engine.alive():
 		msg = "the browser stopped during the call (it crashed or was killed); call again: a new browser starts and this session starts empty"
 	case errors.Is(err, errGone):
 		msg = "the tab closed during the call; call browser_tabs to see the remaining tabs"
 	default:
-		if strings.HasPrefix(err.Error(), "starting browser") {
-			msg = err.Error() + "; install Chromium (apt-get install -y chromium), or set servers.browser.executable or servers.browser.remote_url"
-		} else {
-			msg = err.Error()
-		}
+		msg = err.Error()
 	}
 	res := mcp.NewToolResultError(c.header() + msg)
 	c.addMeta(res)
@@ -276,11 +286,14 @@ func (s *Server) navigateTool() registry.Tool {
 		Hints:   &registry.Hints{OpenWorld: true},
 		Timeout: navigateTimeout,
 		Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return s.run(ctx, req, func(ctx context.Context, c *call) (*mcp.CallToolResult, error) {
-				raw := strings.TrimSpace(req.GetString("url", ""))
+			raw := strings.TrimSpace(req.GetString("url", ""))
+			pre := func(ctx context.Context, c *call) error {
 				if why := c.sess.checker.check(ctx, raw, true); why != "" {
-					return nil, &errRefused{why + " (the page was not opened)"}
+					return &errRefused{why + " (the page was not opened)"}
 				}
+				return nil
+			}
+			return s.runChecked(ctx, req, pre, func(ctx context.Context, c *call) (*mcp.CallToolResult, error) {
 				t := c.tab()
 				if err := t.navigate(ctx, raw); err != nil {
 					if errors.Is(err, errNavTimeout) {
