@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -377,11 +378,65 @@ servers:
 		_, c := th.call("knowledge_search", map[string]any{"query": "installer", "mode": "keyword"})
 		return len(hitPaths(a)) == 1 && len(hitPaths(b)) == 1 && len(hitPaths(c)) == 0
 	})
+	if err := os.Remove(filepath.Join(docs, "new", "fresh.md")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted file in a new directory to leave the index", func() bool {
+		_, b := th.call("knowledge_search", map[string]any{"query": "okapi", "mode": "keyword"})
+		return len(hitPaths(b)) == 0
+	})
 	// A changed web page is picked up on its refresh interval.
 	pages["/plain.txt"] = "Now about windmills.\n"
 	eventually(t, "the changed page to be indexed", func() bool {
 		_, a := th.call("knowledge_search", map[string]any{"query": "windmills", "mode": "keyword"})
 		return len(hitPaths(a)) == 1
+	})
+}
+
+func TestKBURIRoundTrip(t *testing.T) {
+	for _, p := range []string{"guide.md", "a/b c/d.md", "127.0.0.1:8080/x.html?q=1&r=2", "é/ü.md", "50%.txt", "a#b", "[x].md"} {
+		checkKBURI(t, p)
+	}
+}
+
+func checkKBURI(t *testing.T, path string) {
+	t.Helper()
+	tmpl := mcp.NewResourceTemplate(kbTemplate, "t").URITemplate
+	uri := kbURI("coll_1", path)
+	if m := tmpl.Match(uri); m == nil {
+		t.Fatalf("the template does not match %q (from %q)", uri, path)
+	}
+	c, p, err := parseKBURI(uri)
+	if err != nil || c != "coll_1" || p != path {
+		t.Fatalf("parseKBURI(%q) = %q %q %v, want %q", uri, c, p, err, path)
+	}
+}
+
+func FuzzKBURI(f *testing.F) {
+	f.Add("a/b.md")
+	f.Add("host:1/p?q")
+	f.Fuzz(func(t *testing.T, path string) {
+		if path == "" || !utf8.ValidString(path) {
+			return
+		}
+		checkKBURI(t, path)
+	})
+}
+
+func FuzzQueryTerms(f *testing.F) {
+	f.Add("parse a duration like 1h30m")
+	f.Add(`"quoted" AND title:x NEAR(a b) *`)
+	f.Fuzz(func(t *testing.T, q string) {
+		terms := queryTerms(q)
+		if len(terms) > maxQueryTerms {
+			t.Fatalf("%d terms", len(terms))
+		}
+		for _, term := range terms {
+			if term == "" || strings.ContainsFunc(term, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }) {
+				t.Fatalf("term %q has syntax in it", term)
+			}
+		}
+		_ = snippet(q, terms, 100)
 	})
 }
 

@@ -11,8 +11,10 @@ import (
 	"github.com/mcphub/mcphub/servers/registry"
 )
 
-// kbTemplate is the URI template of indexed documents; {path*} spans slashes.
-const kbTemplate = "kb://{collection}/{path*}"
+// kbTemplate is the URI template of indexed documents. {+path} is RFC 6570 reserved expansion:
+// it spans slashes and colons (a URL document's host:port), which {path} and {path*} do not
+// match; kbURI percent-encodes everything else.
+const kbTemplate = "kb://{collection}/{+path}"
 
 // Resources returns no fixed resources: documents are reached through the kb:// template.
 func (s *Server) Resources() []registry.Resource { return nil }
