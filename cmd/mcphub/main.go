@@ -5,6 +5,7 @@
 //	mcphub validate --config FILE
 //	mcphub memory import FILE [--namespace N] [--config FILE]
 //	mcphub memory export [--namespace N] [--config FILE]
+//	mcphub embeddings import [--from FILE|DIR] [--out FILE] [--config FILE]
 //	mcphub version
 //
 // This package is the composition root: it alone imports every server package (catalog.go).
@@ -45,6 +46,7 @@ Usage:
   mcphub validate --config FILE
   mcphub memory import FILE [--namespace N] [--config FILE]
   mcphub memory export [--namespace N] [--config FILE]
+  mcphub embeddings import [--from FILE|DIR] [--out FILE] [--config FILE]
   mcphub version
 
 Without --config the embedded defaults apply (data under $MCPHUB_DATA or ~/.local/share/mcphub).
@@ -83,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runValidate(args[1:], stdout, stderr)
 	case "memory":
 		return runMemory(args[1:], stdout, stderr)
+	case "embeddings":
+		return runEmbeddings(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "mcphub %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
