@@ -446,7 +446,7 @@ func cleanLang(s string) string {
 		return ""
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("+#._-", r)) {
+		if langRune := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("+#._-", r); !langRune {
 			return ""
 		}
 	}
@@ -834,11 +834,13 @@ func needsEscape(s string, i int, r rune, prevLetter bool) bool {
 	case '`', '[', ']':
 		return true
 	case '*':
-		return !(i > 0 && isSpaceByte(s[i-1]) && (i+1 == len(s) || isSpaceByte(s[i+1])))
+		spaced := i > 0 && isSpaceByte(s[i-1]) && (i+1 == len(s) || isSpaceByte(s[i+1]))
+		return !spaced
 	case '_':
 		next := i+1 < len(s) && isWordByte(s[i+1])
 		spaced := i > 0 && isSpaceByte(s[i-1]) && (i+1 == len(s) || isSpaceByte(s[i+1]))
-		return !(prevLetter && next) && !spaced
+		intraword := prevLetter && next
+		return !intraword && !spaced
 	case '<':
 		return i+1 < len(s) && (isLetterByte(s[i+1]) || s[i+1] == '/' || s[i+1] == '!' || s[i+1] == '?')
 	case '~':
@@ -854,9 +856,9 @@ func isSpaceByte(b byte) bool  { return b == ' ' || b == '\t' || b == '\n' || b 
 func isLetterByte(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 func isWordByte(b byte) bool   { return isLetterByte(b) || b >= '0' && b <= '9' || b >= 0x80 }
 
-// appendWrapped appends sub's content between open and close, with sub's edge spaces moved
+// appendWrapped appends sub's content between opening and closing, with sub's edge spaces moved
 // outside the markers. Empty content adds only its space.
-func (w *inline) appendWrapped(sub *inline, open, close string) {
+func (w *inline) appendWrapped(sub *inline, opening, closing string) {
 	content := sub.b.String()
 	trailingBreak := strings.HasSuffix(content, "\n")
 	content = strings.TrimRight(content, "\n")
@@ -869,7 +871,7 @@ func (w *inline) appendWrapped(sub *inline, open, close string) {
 	if sub.lead {
 		w.markSpace()
 	}
-	w.raw(open + content + close)
+	w.raw(opening + content + closing)
 	if trailingBreak {
 		w.hardBreak()
 	} else if sub.space {
