@@ -539,6 +539,9 @@ func IdentifierParts(text string) string {
 	for tok := range strings.FieldsFuncSeq(text, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
 	}) {
+		if !compound(tok) {
+			continue
+		}
 		parts := splitIdentifier(tok)
 		if len(parts) < 2 {
 			continue
@@ -556,6 +559,17 @@ func IdentifierParts(text string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// compound reports whether tok may join several words: an underscore, a digit, or an upper-case
+// letter after its first character. Most words are not, and skip the split.
+func compound(tok string) bool {
+	for i, r := range tok {
+		if r == '_' || unicode.IsDigit(r) || (i > 0 && unicode.IsUpper(r)) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitIdentifier splits at underscores and at case changes: ParseHTTPRequest -> Parse HTTP
