@@ -152,7 +152,7 @@ func site(t *testing.T) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	page := func(path, body string) {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte(body))
 		})
@@ -180,17 +180,17 @@ r.innerHTML='<button onclick="this.textContent=\'Shadow clicked\'">Shadow button
 	page("/dialogs", `<!doctype html><title>Dialogs</title><button onclick="alert('hello there')">Alert</button>
 <button onclick="document.title = confirm('sure?') ? 'yes' : 'no'">Confirm</button>`)
 	page("/errors", `<!doctype html><title>Errors</title><script>console.error('boom in console'); console.log('just a log');</script>`)
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<!doctype html><title>Slow</title><p>start</p><img src="/hang">`))
 	})
-	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/hang", func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(30 * time.Second):
 		}
 	})
-	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/huge", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		var b strings.Builder
 		b.WriteString(`<!doctype html><title>Huge</title>`)
@@ -363,7 +363,7 @@ func TestIntegrationBrowserTabsAndPopups(t *testing.T) {
 	out = ts.mustCall(t, "browser_click", map[string]any{"browser_session": h, "ref": refOf(t, snap, `button "Open"`)})
 	if !strings.Contains(out, "the page opened a new tab [1]") {
 		// The target event can trail the click's answer; the next call adopts it.
-		out = ts.mustCall(t, "browser_tabs", map[string]any{"browser_session": h, "action": "list"})
+		ts.mustCall(t, "browser_tabs", map[string]any{"browser_session": h, "action": "list"})
 	}
 	out = ts.mustCall(t, "browser_tabs", map[string]any{"browser_session": h, "action": "select", "index": 1})
 	if !strings.Contains(out, "[1] * ") {

@@ -351,8 +351,8 @@ func withParent(callCtx, browserCtx context.Context) context.Context {
 
 // valueFrom takes values from another context.
 type valueFrom struct {
-	context.Context
-	values context.Context //nolint:containedctx // a read-only view of chromedp's context values
+	context.Context                 //nolint:containedctx // a call's context, wrapped for one call only
+	values          context.Context //nolint:containedctx // a read-only view of chromedp's context values
 }
 
 func (v valueFrom) Value(key any) any {

@@ -287,13 +287,6 @@ func (ss *sessions) closeAll() {
 	wg.Wait()
 }
 
-// count returns the number of open sessions.
-func (ss *sessions) count() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.byHandle)
-}
-
 // browserEvent routes the browser's events (pop-ups, downloads) to their session. It runs on
 // chromedp's reader goroutine: no commands, no blocking.
 func (ss *sessions) browserEvent(gen uint64, ev any) {

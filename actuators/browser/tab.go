@@ -364,13 +364,6 @@ func (t *tab) decideRequest(e *fetch.EventRequestPaused) {
 	_, _ = chromedp.Call(cctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonBlockedByClient})
 }
 
-// refusalOf returns the recorded refusal of a URL, if any.
-func (t *tab) refusalOf(raw string) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.refused[truncate(raw, maxLoggedURLBytes)]
-}
-
 // navigate loads raw in the tab and waits for its load event (bounded).
 func (t *tab) navigate(ctx context.Context, raw string) error {
 	before := t.navSeq.Load()
@@ -465,9 +458,6 @@ func (t *tab) pageInfo(ctx context.Context) (url, title string) {
 	}
 	return v[0], v[1]
 }
-
-// frameIDOf returns the id of the tab's main frame.
-func (t *tab) frameID() cdp.FrameID { return cdp.FrameID(t.id) }
 
 // back goes one entry back in the tab's history.
 func (t *tab) back(ctx context.Context) error {

@@ -441,7 +441,7 @@ func (s *Server) fillFormTool() registry.Tool {
 			snapshotArg()),
 		Hints:   &registry.Hints{Destructive: true, OpenWorld: true},
 		Timeout: navigateTimeout,
-		Handler: s.action(func(req mcp.CallToolRequest) string { return "filled the form" },
+		Handler: s.action(func(mcp.CallToolRequest) string { return "filled the form" },
 			func(ctx context.Context, t *tab, req mcp.CallToolRequest) error {
 				var args struct {
 					Fields []formField `json:"fields"`
@@ -773,7 +773,7 @@ func (s *Server) consoleMessagesTool() registry.Tool {
 		Timeout:  actionTimeout,
 		MoreHint: "call with onlyErrors=true",
 		Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return s.run(ctx, req, func(ctx context.Context, c *call) (*mcp.CallToolResult, error) {
+			return s.run(ctx, req, func(_ context.Context, c *call) (*mcp.CallToolResult, error) {
 				t := c.tab()
 				only := req.GetBool("onlyErrors", false)
 				t.mu.Lock()
@@ -814,7 +814,7 @@ func (s *Server) networkRequestsTool() registry.Tool {
 		Timeout:  actionTimeout,
 		MoreHint: "navigate to a smaller page",
 		Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return s.run(ctx, req, func(ctx context.Context, c *call) (*mcp.CallToolResult, error) {
+			return s.run(ctx, req, func(_ context.Context, c *call) (*mcp.CallToolResult, error) {
 				t := c.tab()
 				t.mu.Lock()
 				var b strings.Builder

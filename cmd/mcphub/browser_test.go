@@ -25,7 +25,7 @@ import (
 func bitSite(t *testing.T) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<!doctype html><title>Start</title><h1>Start page</h1>
 <label>Query <input id="q"></label><button onclick="document.title='clicked '+document.getElementById('q').value">Go</button>`))
