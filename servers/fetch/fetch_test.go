@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,6 +129,19 @@ func testSite(t *testing.T) *httptest.Server {
 	mux.HandleFunc("/huge", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, strings.Repeat("0123456789\n", 100_000))
+	})
+	mux.HandleFunc("/gzip-bomb", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zeros := make([]byte, 1<<20)
+		for range 64 { // 64 MiB once inflated, ~64 KiB on the wire
+			_, _ = zw.Write(zeros)
+		}
+		_ = zw.Close()
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/loop", http.StatusFound)
 	})
 	mux.HandleFunc("/slow", func(_ http.ResponseWriter, r *http.Request) {
 		select {
@@ -304,9 +318,15 @@ func TestFetchPagination(t *testing.T) {
 func TestFetchResponseLimit(t *testing.T) {
 	site := testSite(t)
 	s := newServer(t, loopback, 0, &Config{MaxResponseBytes: 4096, Timeout: configs.Duration(5 * time.Second), MaxRedirects: 5})
-	res, text, out := call(t, s, map[string]any{"url": site.URL + "/huge"})
-	if res.IsError || !out.Truncated || out.TotalChars != 4096 || !strings.Contains(text, "max_response_bytes") {
-		t.Errorf("a body over max_response_bytes is cut there and says so: error %v, %+v", res.IsError, out)
+	for _, path := range []string{"/huge", "/gzip-bomb"} {
+		res, text, out := call(t, s, map[string]any{"url": site.URL + path})
+		if res.IsError || !out.Truncated || out.TotalChars != 4096 || !strings.Contains(text, "max_response_bytes") {
+			t.Errorf("%s: a body over max_response_bytes (inflated) is cut there and says so: error %v, %+v", path, res.IsError, out)
+		}
+	}
+	res, text, _ := call(t, s, map[string]any{"url": site.URL + "/loop"})
+	if !res.IsError || !strings.Contains(text, "stopped after 5 redirects") {
+		t.Errorf("a redirect loop: %q", text)
 	}
 }
 
