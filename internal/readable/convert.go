@@ -167,11 +167,13 @@ func (c *converter) block(n *html.Node, bw *blockWriter, depth int) {
 	case atom.Li: // outside a list: render as a list of one
 		bw.block(c.item(n, depth, "- "), kindList)
 	case atom.Td, atom.Th, atom.Tr, atom.Tbody, atom.Thead, atom.Tfoot: // outside a table
-		bw.block(c.blocks(n, depth, false), kindOther)
+		c.container(n, bw, depth)
 	default:
 		switch {
 		case isBlock(n.DataAtom):
-			bw.block(c.blocks(n, depth, false), kindOther)
+			c.container(n, bw, depth)
+		case c.blocky[n] && n.DataAtom != atom.A:
+			c.container(n, bw, depth)
 		case c.blocky[n]:
 			s := c.blocks(n, depth, false)
 			if n.DataAtom == atom.A && c.md {
@@ -188,6 +190,17 @@ func (c *converter) block(n *html.Node, bw *blockWriter, depth int) {
 			c.inlineNode(n, bw.inline(), depth)
 		}
 	}
+}
+
+// container renders the children of a block that adds no markup of its own (div, section,
+// article, ...) straight into the parent's blocks: building it as a string for the parent to
+// copy would cost a copy of the content per level of nesting.
+func (c *converter) container(n *html.Node, bw *blockWriter, depth int) {
+	bw.flush()
+	for ch := n.FirstChild; ch != nil && !c.truncated; ch = ch.NextSibling {
+		c.block(ch, bw, depth+1)
+	}
+	bw.flush()
 }
 
 // blockyInlines finds the elements under root that are not blocks but contain one, in one
@@ -311,11 +324,13 @@ func (c *converter) image(n *html.Node, w *inline) {
 	if dest == "" {
 		return
 	}
-	alt := collapseSpace(attr(n, "alt"))
-	alt = strings.NewReplacer(`\`, `\\`, "[", `\[`, "]", `\]`).Replace(alt)
+	alt := altEscaper.Replace(collapseSpace(attr(n, "alt")))
 	c.account(len(alt) + len(dest))
 	w.raw("![" + alt + "](" + dest + ")")
 }
+
+// altEscaper keeps an image's alt text inside its brackets.
+var altEscaper = strings.NewReplacer(`\`, `\\`, "[", `\[`, "]", `\]`)
 
 // destEscaper keeps a URL one Markdown link destination.
 var destEscaper = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", "\n", "", "\r", "", "\t", "")
