@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mcphub/mcphub/internal/readable"
 )
 
 // extractJS turns the page's main content into Markdown inside the page, where the rendered
@@ -75,8 +79,42 @@ type extracted struct {
 	Cut   bool   `json:"cut"`
 }
 
-// extract returns the page's main content as Markdown.
+// maxExtractHTML bounds the rendered HTML handed to internal/readable; a larger page is
+// converted in the page instead.
+const maxExtractHTML = 16 << 20
+
+// extract returns the page's main content as Markdown: the rendered DOM (after scripts ran)
+// through internal/readable, the converter fetch_url uses too (Readability's main-content
+// extraction). When that finds nothing (content in shadow roots, which serialised HTML lacks)
+// or the page is too large, the page converts itself (extractJS).
 func (t *tab) extract(ctx context.Context) (extracted, error) {
+	cctx := t.callCtx(ctx)
+	res, err := chromedp.Call(cctx, runtime.Evaluate, runtime.EvaluateParams{
+		Expression: fmt.Sprintf("(() => { const h = document.documentElement ? document.documentElement.outerHTML : ''; "+
+			"return [h.length > %d ? '' : h, document.baseURI, document.title]; })()", maxExtractHTML),
+		ReturnByValue: ptr(true),
+	})
+	if err == nil && res.ExceptionDetails == nil && res.Result != nil {
+		var v [3]string
+		if json.Unmarshal(res.Result.Value, &v) == nil && v[0] != "" {
+			base, _ := url.Parse(v[1])
+			p, err := readable.Convert([]byte(v[0]), readable.Options{
+				BaseURL: base, ContentType: "text/html; charset=utf-8", MaxInputBytes: maxExtractHTML * 4, MaxOutputBytes: extractLimit,
+			})
+			if err == nil && strings.TrimSpace(p.Content) != "" {
+				title := p.Title
+				if title == "" {
+					title = v[2]
+				}
+				return extracted{Title: title, MD: p.Content, Cut: p.Truncated}, nil
+			}
+		}
+	}
+	return t.extractInPage(ctx)
+}
+
+// extractInPage converts the page's main content inside the page.
+func (t *tab) extractInPage(ctx context.Context) (extracted, error) {
 	res, err := chromedp.Call(t.callCtx(ctx), runtime.Evaluate, runtime.EvaluateParams{
 		Expression: "(" + extractJS + ")(" + fmt.Sprint(extractLimit) + ")", ReturnByValue: ptr(true),
 	})
