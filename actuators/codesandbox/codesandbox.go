@@ -32,8 +32,9 @@ type Config struct {
 	sandbox.Config `yaml:",inline"`
 
 	// ResultBudgetBytes bounds one result of sandbox_run, sandbox_exec and sandbox_read_file:
-	// stdout, stderr, images and files together. What does not fit is cut and the result says
-	// what and how much. Between 4096 and 16777216. The default is 262144 (256 KiB).
+	// stdout, stderr, images and files together; stdout and stderr get at most half of it. What
+	// does not fit is cut and the result says what and how much. Between 4096 and 16777216. The
+	// default is 131072 (128 KiB).
 	ResultBudgetBytes int `yaml:"result_budget_bytes"`
 	// MaxConcurrentRuns bounds the sandbox_run calls, and separately the sandbox_exec calls,
 	// running at once; more wait for a slot within their deadline. Between 1 and 256. The
@@ -43,7 +44,7 @@ type Config struct {
 
 // Defaults of the tools' own settings and their bounds.
 const (
-	defaultResultBudget   = 256 << 10
+	defaultResultBudget   = 128 << 10
 	minResultBudget       = 4 << 10
 	maxResultBudget       = 16 << 20
 	defaultConcurrentRuns = 8

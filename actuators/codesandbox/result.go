@@ -85,14 +85,10 @@ type formatParams struct {
 // and stderr are cut in the middle when they do not fit, and files that do not fit come back as
 // names, each cut said in a note.
 func formatExec(r *sandbox.Result, files []outFile, p formatParams) *mcp.CallToolResult {
-	streamBudget := max(p.budget-resultReserve, 256)
-	for _, f := range files {
-		if f.data != nil {
-			// Files share the budget with the streams; the streams keep at least half.
-			streamBudget /= 2
-			break
-		}
-	}
+	// stdout and stderr get at most half the budget, so that an agent's context does not fill
+	// with output it rarely reads whole (head and tail are kept), and images and files the
+	// code produced keep room.
+	streamBudget := max((p.budget-resultReserve)/2, 256)
 	var (
 		out     execResult
 		content []mcp.Content

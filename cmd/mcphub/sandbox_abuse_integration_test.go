@@ -13,7 +13,7 @@ import (
 )
 
 // resultBudget is servers.sandbox.result_budget_bytes at its default: no result may be larger.
-const resultBudget = 256 << 10
+const resultBudget = 128 << 10
 
 // resultSize is the bytes of a result's content and of its structured content.
 func resultSize(t *testing.T, res *sdk.CallToolResult) (content, structured int) {
