@@ -263,9 +263,20 @@ func assertSessionClean(t *testing.T, r *Runtime, s *Session) {
 	}
 }
 
-// TestIntegrationAbuseSession: the abuse cases inside a session leave it usable, its files kept.
+// TestIntegrationAbuseSession: the abuse cases inside a session leave it usable, its files kept;
+// with the host's cgroup tree (a local engine) and without it (exec fallbacks, as for a remote
+// engine).
 func TestIntegrationAbuseSession(t *testing.T) {
-	r := newTestRuntime(t, nil)
+	for _, local := range []bool{true, false} {
+		t.Run(map[bool]string{true: "host cgroup", false: "exec only"}[local], func(t *testing.T) {
+			r := newTestRuntime(t, nil)
+			r.local = r.local && local
+			abuseSession(t, r)
+		})
+	}
+}
+
+func abuseSession(t *testing.T, r *Runtime) {
 	ctx := context.Background()
 	s, err := r.CreateSession(ctx, "alice")
 	if err != nil {

@@ -244,7 +244,7 @@ func (r *Runtime) exec(ctx context.Context, b *box, q execReq) (*execOut, error)
 	}
 	// The stream ends when the process has exited and its output drained (the engine waits up
 	// to 2 s for background holders of the pipes); ask for the exit code until it is there.
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 200; i++ {
 		ins, err := r.cli.ContainerExecInspect(actx, created.ID)
 		if err != nil {
 			if isGoneOrStopped(err) || so.timedOut || so.cancelled || so.flooded {
@@ -256,7 +256,7 @@ func (r *Runtime) exec(ctx context.Context, b *box, q execReq) (*execOut, error)
 			out.exitCode = ins.ExitCode
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	// runc reports a process it could not start (at the pids limit, say) in the stream.
 	if out.exitCode == 126 || out.exitCode == -1 {
@@ -384,7 +384,7 @@ func (r *Runtime) readCounters(ctx context.Context, b *box, allowExec bool) coun
 		return counters{}
 	}
 	out, err := r.exec(ctx, b, execReq{
-		argv:     []string{"sh", "-c", "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/memory.events /sys/fs/cgroup/pids.events 2>/dev/null; true"},
+		argv:     []string{"sh", "-c", catCounters},
 		user:     "0:0",
 		limit:    16 << 10,
 		deadline: 10 * time.Second,
@@ -395,6 +395,9 @@ func (r *Runtime) readCounters(ctx context.Context, b *box, allowExec bool) coun
 	}
 	return parseCounters(string(out.stdout.buf))
 }
+
+// catCounters prints the counters inside a container, cgroup v1 and v2.
+const catCounters = "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/memory.events /sys/fs/cgroup/pids.events 2>/dev/null; true"
 
 // parseCounters reads "oom_kill N" (memory.oom_control, memory.events) and "max N"
 // (pids.events) lines.

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -146,6 +147,10 @@ func (r *Runtime) Run(ctx context.Context, s Spec) (*Result, error) {
 	if r.isClosed() {
 		return nil, fmt.Errorf("%w: the sandbox is shutting down", ErrNotReady)
 	}
+	// The pool refills after the run, not when a container is taken: starting one competes
+	// with the run for the CPU (two cores here), which costs more latency than a refill that
+	// begins a few milliseconds later costs throughput.
+	defer r.wakeRefill()
 	for b := r.takeWarm(); b != nil; b = r.takeWarm() {
 		res, err := r.runInBox(ctx, b, p, nil)
 		r.destroy(b)
@@ -187,6 +192,7 @@ func (r *Runtime) runInBox(ctx context.Context, b *box, p *plan, sess *session) 
 	if sess != nil {
 		stop = func(ctx context.Context) { r.sweep(ctx, b) }
 	}
+	stoppedByUs := func(o *execOut) bool { return o.timedOut || o.cancelled || o.flooded }
 	out, err := r.exec(ctx, b, execReq{
 		argv:     p.wrapped(),
 		user:     codeUser,
@@ -204,31 +210,36 @@ func (r *Runtime) runInBox(ctx context.Context, b *box, p *plan, sess *session) 
 		StdoutDropped: out.stdout.dropped, StderrDropped: out.stderr.dropped,
 		ExitCode: out.exitCode, Duration: out.dur,
 	}
-	// Cheap from the host; through an exec only when something went wrong (and the container
-	// still runs: a run's container is killed when stopped).
-	abnormal := out.exitCode != 0 || out.timedOut
-	after := r.readCounters(context.WithoutCancel(ctx), b, abnormal && (sess != nil || !(out.timedOut || out.cancelled || out.flooded)))
+	// Sessions: every exec is bounded by its timeout, processes it left in the background
+	// (setsid, nohup, daemons) included: they end with it.
+	var after counters
+	swept := 0
+	if sess != nil && !out.unrecovered && !stoppedByUs(out) {
+		swept, after = r.sweep(context.WithoutCancel(ctx), b)
+	}
+	// The counters: cheap from the host; through an exec only when something went wrong and
+	// the container still runs (a run's container is killed when stopped).
+	if !after.ok {
+		abnormal := out.exitCode != 0 || out.timedOut
+		after = r.readCounters(context.WithoutCancel(ctx), b, abnormal && (sess != nil || !stoppedByUs(out)))
+	}
 	oom := after.ok && after.oomKills > before.oomKills
 	pids := after.ok && after.pidsMax > before.pidsMax
 	if sess != nil && after.ok {
 		sess.counters = after
 	}
-	if !after.ok && out.exitCode == 137 && !out.timedOut && !out.cancelled && !out.flooded {
+	if !after.ok && !stoppedByUs(out) {
 		// No counters (a remote engine and no exec possible): a SIGKILL nobody here sent is
-		// the kernel's OOM killer or the in-container timeout.
-		oom = out.dur < p.timeout-50*time.Millisecond
+		// the kernel's OOM killer or the in-container timeout; shells say when a fork failed.
+		oom = out.exitCode == 137 && out.dur < p.timeout-50*time.Millisecond
+		pids = bytes.Contains(res.Stderr, []byte("Resource temporarily unavailable"))
 	}
 	r.describe(res, out.streamOut, p.timeout, oom, pids)
-	if sess != nil {
-		if out.unrecovered {
-			sess.broken = true
-		} else if !out.timedOut && !out.cancelled && !out.flooded {
-			// Every exec is bounded by its timeout, processes it left in the background
-			// (setsid, nohup, daemons) included: they end with it.
-			if n := r.sweep(context.WithoutCancel(ctx), b); n > 0 {
-				res.Detail = strings.TrimSpace(res.Detail + fmt.Sprintf(" %d process(es) the code left running in the background were stopped: an exec's processes end with it.", n))
-			}
-		}
+	if sess != nil && out.unrecovered {
+		sess.broken = true
+	}
+	if swept > 0 {
+		res.Detail = strings.TrimSpace(res.Detail + fmt.Sprintf(" %d process(es) the code left running in the background were stopped: an exec's processes end with it.", swept))
 	}
 	return res, nil
 }
@@ -345,22 +356,24 @@ func (r *Runtime) writeFiles(ctx context.Context, b *box, files []File) error {
 // it. From the host when it can; else by an exec of kill -9 -1 as 65534, which cannot touch
 // the root keep-alive and never signals itself, repeated because a fork bomb forks meanwhile
 // and retried because at the pids limit the exec itself may fail to start.
-func (r *Runtime) sweep(ctx context.Context, b *box) int {
+//
+// The exec also reads the cgroup counters (returned, ok set), saving a second exec.
+func (r *Runtime) sweep(ctx context.Context, b *box) (int, counters) {
 	if n, ok := r.hostKill(b); ok {
-		return n
+		return n, counters{}
 	}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		var out *execOut
 		out, err = r.exec(ctx, b, execReq{
-			argv:     []string{"sh", "-c", "for i in 1 2 3 4 5; do kill -9 -1 2>/dev/null; done; true"},
+			argv:     []string{"sh", "-c", "for i in 1 2 3 4 5; do kill -9 -1 2>/dev/null; done; " + catCounters},
 			user:     codeUser,
 			limit:    4 << 10,
 			deadline: 10 * time.Second,
 			stop:     func(context.Context) {},
 		})
 		if err == nil && out.exitCode == 0 {
-			return -1
+			return -1, parseCounters(string(out.stdout.buf))
 		}
 		if errors.Is(err, errBoxDead) || ctx.Err() != nil {
 			break
@@ -368,14 +381,13 @@ func (r *Runtime) sweep(ctx context.Context, b *box) int {
 		time.Sleep(200 * time.Millisecond)
 	}
 	r.logger.Debug("sandbox: kill sweep", "container", b.name, "err", err)
-	return -1
+	return -1, counters{}
 }
 
 // takeWarm returns a started pool container, or nil when the pool is empty.
 func (r *Runtime) takeWarm() *box {
 	select {
 	case b := <-r.pool:
-		r.wakeRefill()
 		return b
 	default:
 		return nil
@@ -406,29 +418,45 @@ func (r *Runtime) drainPool() {
 	}
 }
 
+// maxParallelStarts bounds the containers the pool starts at once: starting is mostly waiting
+// on the engine, so a few at a time refill a drained pool faster without swamping it.
+const maxParallelStarts = 4
+
 // maintainPool keeps PoolSize started containers waiting, backing off while the engine fails.
 func (r *Runtime) maintainPool() {
 	defer r.wg.Done()
 	backoff := time.Second
-	for {
-		for len(r.pool) < cap(r.pool) && r.bg.Err() == nil {
-			b, err := r.startBox(r.bg, rolePool, "", "")
-			if err != nil {
-				r.mu.Lock()
-				first := r.poolErr == nil
-				r.poolErr = err
-				r.mu.Unlock()
-				if first {
-					r.logger.Warn("sandbox: cannot fill the warm pool; retrying", "err", err)
+	for r.bg.Err() == nil {
+		need := cap(r.pool) - len(r.pool)
+		if need <= 0 {
+			select {
+			case <-r.bg.Done():
+			case <-r.refill:
+			}
+			continue
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, maxParallelStarts)
+		for range min(need, maxParallelStarts) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b, err := r.startBox(r.bg, rolePool, "", "")
+				if err != nil {
+					errs <- err
+					return
 				}
 				select {
-				case <-r.bg.Done():
-					return
-				case <-time.After(backoff):
+				case r.pool <- b:
+				default:
+					r.destroy(b)
 				}
-				backoff = min(2*backoff, maxBackoff)
-				continue
-			}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		err := <-errs
+		if err == nil {
 			backoff = time.Second
 			r.mu.Lock()
 			if r.poolErr != nil {
@@ -436,17 +464,23 @@ func (r *Runtime) maintainPool() {
 			}
 			r.poolErr = nil
 			r.mu.Unlock()
-			select {
-			case r.pool <- b:
-			default:
-				r.destroy(b)
-			}
+			continue
+		}
+		if r.bg.Err() != nil {
+			break
+		}
+		r.mu.Lock()
+		first := r.poolErr == nil
+		r.poolErr = err
+		r.mu.Unlock()
+		if first {
+			r.logger.Warn("sandbox: cannot fill the warm pool; retrying", "err", err)
 		}
 		select {
 		case <-r.bg.Done():
-			r.drainPool()
-			return
-		case <-r.refill:
+		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, maxBackoff)
 	}
+	r.drainPool()
 }

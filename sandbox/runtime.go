@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -74,6 +75,8 @@ type Runtime struct {
 
 	pool   chan *box
 	refill chan struct{}
+	// removing counts background removals in flight (tests and benchmarks wait for quiet).
+	removing atomic.Int64
 
 	mu       sync.Mutex
 	started  bool
@@ -274,8 +277,10 @@ func (r *Runtime) removeBox(b *box) {
 // destroy removes a container in the background: a run's result need not wait for it.
 func (r *Runtime) destroy(b *box) {
 	r.wg.Add(1)
+	r.removing.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer r.removing.Add(-1)
 		r.removeBox(b)
 	}()
 }

@@ -89,7 +89,7 @@ func assertNothingLeft(t testing.TB, instance string) {
 func waitPoolFull(t testing.TB, r *Runtime) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for len(r.pool) < cap(r.pool) {
+	for len(r.pool) < cap(r.pool) || r.removing.Load() > 0 {
 		if time.Now().After(deadline) {
 			r.mu.Lock()
 			err := r.poolErr
