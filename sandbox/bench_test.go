@@ -89,7 +89,9 @@ func rawCold(ctx context.Context, e *benchEnv) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true}) }()
+	defer func() {
+		_ = cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	}()
 	waitC, errC := cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
 	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return err
