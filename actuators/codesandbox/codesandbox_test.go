@@ -471,7 +471,7 @@ func TestFormatExec(t *testing.T) {
 				t.Errorf("%s returned %q, want %q", f.Path, f.Returned, want[f.Path])
 			}
 		}
-		if !strings.Contains(strings.Join(out.Notes, " "), "did not fit") {
+		if !strings.Contains(strings.Join(out.Notes, " "), "names only (1 too large") {
 			t.Errorf("no note about the big file: %q", out.Notes)
 		}
 	})

@@ -349,8 +349,17 @@ func fileContents(files []outFile, budget int, moreFiles string) ([]mcp.Content,
 			}
 		}
 	}
-	if skipped > 0 {
-		note := fmt.Sprintf("%d file(s) did not fit in the output budget and came back as names only", skipped)
+	names := 0
+	for _, e := range entries {
+		if e.Returned == returnedNone {
+			names++
+		}
+	}
+	if names > 0 {
+		note := fmt.Sprintf("%d file(s) came back as names only", names)
+		if skipped > 0 {
+			note += fmt.Sprintf(" (%d too large for the output budget)", skipped)
+		}
 		if moreFiles != "" {
 			note += "; " + moreFiles
 		}

@@ -129,7 +129,7 @@ func (s *Server) handleRun(ctx context.Context, req mcp.CallToolRequest) (*mcp.C
 		return s.engineError(err), nil
 	}
 	return formatExec(r, runFiles(r), s.formatParams(spec.Timeout, "", notes,
-		"run the code in a session (sandbox_session_create, sandbox_exec) and read large files with sandbox_read_file")), nil
+		"to get them, run the code in a session (sandbox_session_create, sandbox_exec) and read them with sandbox_read_file")), nil
 }
 
 // runFiles returns the files a run produced. The run's container is gone by now, so only what
@@ -275,7 +275,7 @@ func (s *Server) handleExec(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 	}
 	files, fileNotes := s.sessionImages(ctx, eng, sess, r)
 	return formatExec(r, files, s.formatParams(spec.Timeout, sess.ID, append(notes, fileNotes...),
-		"read them with sandbox_read_file")), nil
+		"they are in the session: read them with sandbox_read_file")), nil
 }
 
 // sessionImages returns the files an exec created or changed, with the content of the images
