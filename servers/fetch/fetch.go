@@ -67,6 +67,7 @@ type Server struct {
 	budget int // the hub's output budget: each page of content fits in it
 	policy *egress.Policy
 	client *http.Client
+	cache  *pageCache
 }
 
 var (
@@ -79,7 +80,7 @@ var (
 
 // New returns the fetch server, unconfigured and without side effects.
 func New() registry.Server {
-	return &Server{cfg: defaultConfig(), budget: 64 << 10, logger: slog.New(slog.DiscardHandler)}
+	return &Server{cfg: defaultConfig(), budget: 64 << 10, logger: slog.New(slog.DiscardHandler), cache: newPageCache()}
 }
 
 func defaultConfig() Config {

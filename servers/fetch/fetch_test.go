@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -327,6 +328,91 @@ func TestFetchResponseLimit(t *testing.T) {
 	res, text, _ := call(t, s, map[string]any{"url": site.URL + "/loop"})
 	if !res.IsError || !strings.Contains(text, "stopped after 5 redirects") {
 		t.Errorf("a redirect loop: %q", text)
+	}
+}
+
+// TestFetchPageCache: reading on with start_index continues the copy of the first call, even
+// when the page changes meanwhile; start_index 0 fetches again, and so does reading on after the
+// cache's time.
+func TestFetchPageCache(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n := hits.Add(1)
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, strings.Repeat(fmt.Sprintf("version %d\n", n), 2000))
+	}))
+	defer srv.Close()
+	s := newServer(t, loopback, 4096, nil)
+	now := time.Now()
+	s.cache.now = func() time.Time { return now }
+
+	_, _, first := call(t, s, map[string]any{"url": srv.URL})
+	_, _, second := call(t, s, map[string]any{"url": srv.URL, "start_index": *first.NextStartIndex})
+	if hits.Load() != 1 || !strings.HasPrefix(second.Content, "version 1") || second.StartIndex != *first.NextStartIndex {
+		t.Errorf("reading on fetched again (%d fetches) or changed content: %q", hits.Load(), second.Content[:20])
+	}
+	_, _, again := call(t, s, map[string]any{"url": srv.URL})
+	if hits.Load() != 2 || !strings.HasPrefix(again.Content, "version 2") {
+		t.Errorf("start_index 0 did not fetch again: %d fetches, %q", hits.Load(), again.Content[:20])
+	}
+	now = now.Add(cacheTTL + time.Second)
+	_, _, late := call(t, s, map[string]any{"url": srv.URL, "start_index": 100})
+	if hits.Load() != 3 || !strings.HasPrefix(late.Content, "version 3") {
+		t.Errorf("reading on after the cache time used the old copy: %d fetches, %q", hits.Load(), late.Content[:20])
+	}
+	_, _, other := call(t, s, map[string]any{"url": srv.URL, "format": "text", "start_index": 100})
+	if hits.Load() != 4 || other.StartIndex != 100 {
+		t.Errorf("another format is another entry: %d fetches", hits.Load())
+	}
+}
+
+func TestPageCacheBounds(t *testing.T) {
+	c := newPageCache()
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	big := strings.Repeat("x", cacheMaxEntryBytes)
+	for i := range 10 {
+		c.put(cacheKey{url: fmt.Sprint(i)}, fetchResult{}, big)
+	}
+	if c.size > cacheMaxBytes || len(c.entries) != cacheMaxBytes/cacheMaxEntryBytes {
+		t.Errorf("size %d with %d entries, limit %d", c.size, len(c.entries), cacheMaxBytes)
+	}
+	if _, ok := c.get(cacheKey{url: "0"}); ok {
+		t.Error("the oldest entry was kept")
+	}
+	if _, ok := c.get(cacheKey{url: "9"}); !ok {
+		t.Error("the newest entry was evicted")
+	}
+	c.put(cacheKey{url: "huge"}, fetchResult{}, big+"x")
+	if _, ok := c.get(cacheKey{url: "huge"}); ok {
+		t.Error("an entry over cacheMaxEntryBytes was kept")
+	}
+	c.put(cacheKey{url: "9"}, fetchResult{}, "small")
+	if c.size != 3*cacheMaxEntryBytes+5 {
+		t.Errorf("replacing an entry: size %d", c.size)
+	}
+	now = now.Add(cacheTTL + time.Second)
+	c.put(cacheKey{url: "new"}, fetchResult{}, "n")
+	if len(c.entries) != 1 || c.size != 1 {
+		t.Errorf("expired entries kept: %d entries, %d bytes", len(c.entries), c.size)
+	}
+}
+
+// TestInternationalHostName: a host name in Unicode is judged (and would be looked up) as its
+// ASCII form, so egress.deny lists can name it either way.
+func TestInternationalHostName(t *testing.T) {
+	s := New().(*Server)
+	hub := configs.Default()
+	hub.Egress.Deny = []string{"xn--bcher-kva.example"}
+	if err := s.Provision(context.Background(), registry.Env{Config: hub}); err != nil {
+		t.Fatal(err)
+	}
+	_, msg := s.checkURL("http://bücher.example:8080/x")
+	if !strings.Contains(msg, "egress policy refused") || !strings.Contains(msg, "xn--bcher-kva.example is in egress.deny") {
+		t.Errorf("%q", msg)
+	}
+	if _, msg := s.checkURL("http://a\u00a0b.example/"); msg == "" {
+		t.Error("an invalid international name passed")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"golang.org/x/net/idna"
 
 	"github.com/mcphub/mcphub/egress"
 	"github.com/mcphub/mcphub/internal/readable"
@@ -93,7 +94,8 @@ func (s *Server) fetchURLTool() registry.Tool {
 			mcp.WithDescription("Fetches a web page or text file over http or https and returns it for reading: an HTML page's main content "+
 				"as Markdown (format markdown, the default) or plain text (format text), or the body as served (format raw); "+
 				"text and JSON come back as they are, other types (images, PDF, archives) are refused. "+
-				"Long content comes in pages: when the result has next_start_index, call again with start_index set to it. "+
+				"Long content comes in pages: when the result has next_start_index, call again with start_index set to it "+
+				"(reading on uses the copy of the page taken by the first call, for 5 minutes). "+
 				"Requests pass the hub's egress policy: loopback, private, link-local and cloud-metadata addresses are refused "+
 				"unless the operator allows them (egress.allow)."),
 			func(t *mcp.Tool) {
@@ -124,29 +126,41 @@ func (s *Server) handleFetch(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		return mcp.NewToolResultError(msg), nil
 	}
 
-	page, msg := s.fetch(ctx, u)
-	if msg != "" {
-		return mcp.NewToolResultError(msg), nil
+	// Reading on (start_index > 0) continues the copy the first call cached; start_index 0
+	// always fetches.
+	key := cacheKey{url: u.String(), format: args.Format}
+	var res fetchResult
+	var content string
+	if e, ok := s.cache.get(key); ok && args.StartIndex > 0 {
+		res, content = e.meta, e.content
+	} else {
+		page, msg := s.fetch(ctx, u)
+		if msg != "" {
+			return mcp.NewToolResultError(msg), nil
+		}
+		var title string
+		content, title, msg = convertBody(page, args.Format)
+		if msg != "" {
+			return mcp.NewToolResultError(msg), nil
+		}
+		res = fetchResult{
+			URL:         args.URL,
+			FinalURL:    page.finalURL.String(),
+			Status:      page.status,
+			ContentType: page.mediaType,
+			Title:       title,
+			Format:      args.Format,
+			TotalChars:  utf8.RuneCountInString(content),
+			Truncated:   page.truncated,
+		}
+		if page.mediaType != "text/html" && page.mediaType != "application/xhtml+xml" {
+			res.Format = formatRaw // text and JSON are returned as they are
+		}
+		if len(content) > chunkBytes {
+			s.cache.put(key, res, content)
+		}
 	}
-	content, title, msg := convertBody(page, args.Format)
-	if msg != "" {
-		return mcp.NewToolResultError(msg), nil
-	}
-
-	res := fetchResult{
-		URL:         args.URL,
-		FinalURL:    page.finalURL.String(),
-		Status:      page.status,
-		ContentType: page.mediaType,
-		Title:       title,
-		Format:      args.Format,
-		TotalChars:  utf8.RuneCountInString(content),
-		StartIndex:  args.StartIndex,
-		Truncated:   page.truncated,
-	}
-	if page.mediaType != "text/html" && page.mediaType != "application/xhtml+xml" {
-		res.Format = formatRaw // text and JSON are returned as they are
-	}
+	res.URL, res.StartIndex = args.URL, args.StartIndex
 	if args.StartIndex > 0 && args.StartIndex >= res.TotalChars {
 		return mcp.NewToolResultError(fmt.Sprintf("start_index %d is at or past the end of the content (%d characters); "+
 			"start below %d", args.StartIndex, res.TotalChars, max(res.TotalChars, 1))), nil
@@ -173,6 +187,18 @@ func (s *Server) checkURL(raw string) (*url.URL, string) {
 	}
 	if u.Scheme == "" || (u.Host == "" && u.Opaque == "" && u.Scheme != "file") {
 		return nil, fmt.Sprintf("url %q is not absolute: give a full http:// or https:// URL", clip(raw, 200))
+	}
+	if h := u.Hostname(); strings.IndexFunc(h, func(r rune) bool { return r >= utf8.RuneSelf }) >= 0 {
+		// An international name (bücher.example) is looked up, and judged, as its ASCII form.
+		ascii, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return nil, fmt.Sprintf("url %q has an invalid host name: %v", clip(raw, 200), err)
+		}
+		port := u.Port()
+		u.Host = ascii
+		if port != "" {
+			u.Host = net.JoinHostPort(ascii, port)
+		}
 	}
 	if err := s.policy.CheckURL(u); err != nil {
 		return nil, refusalMessage(err)
