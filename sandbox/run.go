@@ -229,9 +229,27 @@ func (r *Runtime) runInBox(ctx context.Context, b *box, p *plan, sess *session) 
 		sess.counters = after
 	}
 	if !after.ok && !stoppedByUs(out) {
-		// No counters (a remote engine and no exec possible): a SIGKILL nobody here sent is
-		// the kernel's OOM killer or the in-container timeout; shells say when a fork failed.
-		oom = out.exitCode == 137 && out.dur < p.timeout-50*time.Millisecond
+		if (out.exitCode == 137 || out.exitCode == -1) && out.dur < p.timeout {
+			// Killed, not by us nor by the deadline, and the counters are out of reach: the
+			// container itself went away (the engine stopping or restarting, say).
+			// The engine kills execs first and the container a moment later: look for 2 s.
+			for i := 0; i < 10; i++ {
+				ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				ins, err := r.cli.ContainerInspect(ictx, b.id)
+				cancel()
+				if err != nil {
+					return nil, r.engineError("checking the sandbox container", err)
+				}
+				if ins.State == nil || !ins.State.Running {
+					if sess != nil {
+						sess.broken = true
+					}
+					return nil, errors.New("the sandbox container was stopped from outside while the code ran (is the Docker Engine restarting?); run the code again")
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		// Shells say when a fork failed.
 		pids = bytes.Contains(res.Stderr, []byte("Resource temporarily unavailable"))
 	}
 	r.describe(res, out.streamOut, p.timeout, oom, pids)

@@ -53,15 +53,15 @@ func newTestRuntime(t testing.TB, mod func(*Config)) *Runtime {
 		if err := r.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		assertNothingLeft(t, instance)
+		assertNothingLeft(t, cfg.DockerHost, instance)
 	})
 	return r
 }
 
 // assertNothingLeft checks the engine for containers and volumes labelled with instance.
-func assertNothingLeft(t testing.TB, instance string) {
+func assertNothingLeft(t testing.TB, host, instance string) {
 	t.Helper()
-	cli, err := newEngine("")
+	cli, err := newEngine(host)
 	if err != nil {
 		t.Fatal(err)
 	}
