@@ -261,6 +261,8 @@ func (s *Server) write(ctx context.Context, c *collection, doc store.Document, c
 				err = fmt.Errorf("%d vectors for %d texts", len(v), len(chunks))
 			}
 			c.setError(doc.Source, "embedding (keyword search works; retried later): "+err.Error())
+			s.embedFailures.Add(1)
+			s.embedClean.Store(false)
 		} else {
 			vecs, embID = v, s.emb.ID()
 		}
@@ -290,13 +292,20 @@ func embedText(title string, heading []string, text string) string {
 // embedPending embeds every chunk that lacks a vector of the current embedder: after a change
 // of embedder, or after embedding failed while indexing.
 func (s *Server) embedPending(ctx context.Context) error {
+	if s.embedClean.Load() {
+		return nil
+	}
 	id := s.emb.ID()
+	failures := s.embedFailures.Load()
 	for ctx.Err() == nil {
 		pending, err := s.st.Pending(ctx, id, embedBatch)
 		if err != nil {
 			return err
 		}
 		if len(pending) == 0 {
+			if s.embedFailures.Load() == failures {
+				s.embedClean.Store(true)
+			}
 			return nil
 		}
 		texts := make([]string, len(pending))

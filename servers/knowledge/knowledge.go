@@ -32,6 +32,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcphub/mcphub/configs"
@@ -139,6 +140,14 @@ type Server struct {
 	mu        sync.Mutex
 	firstDone bool
 	startedAt time.Time
+
+	// embedFailures counts chunks written without vectors; embedClean says the catch-up found
+	// nothing pending since the last failure, so that searches need not count (a count costs a
+	// scan of the vector table). unembeddedCache holds the last count for a moment otherwise.
+	embedFailures atomic.Int64
+	embedClean    atomic.Bool
+	unembeddedAt  time.Time
+	unembeddedN   int
 }
 
 var (

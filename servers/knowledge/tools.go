@@ -250,7 +250,17 @@ func (s *Server) embedderState() string {
 }
 
 // unembedded counts the chunks (of the given collections, or all) without a current vector.
+// Once the catch-up has embedded everything it is 0 without asking the store; before, the
+// count is kept for a second, as it scans the vector table.
 func (s *Server) unembedded(ctx context.Context, collections []string) int {
+	if s.embedClean.Load() {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.unembeddedAt) < time.Second && len(collections) == 0 {
+		return s.unembeddedN
+	}
 	stats, err := s.st.Stats(ctx, s.emb.ID())
 	if err != nil {
 		return 0
@@ -260,6 +270,9 @@ func (s *Server) unembedded(ctx context.Context, collections []string) int {
 		if len(collections) == 0 || collections[0] == name {
 			n += st.Chunks - st.Embedded
 		}
+	}
+	if len(collections) == 0 {
+		s.unembeddedAt, s.unembeddedN = time.Now(), n
 	}
 	return n
 }

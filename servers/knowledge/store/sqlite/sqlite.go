@@ -103,6 +103,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		rq.Add("_pragma", p)
 	}
 	rq.Add("_pragma", "query_only(1)")
+	// Readers map the file and keep a larger page cache: searches touch the FTS and chunk
+	// b-trees all over, and the default 2 MB cache turns them into reads.
+	rq.Add("_pragma", "mmap_size(1073741824)")
+	rq.Add("_pragma", "cache_size(-32000)")
 	w, err := sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
