@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -19,17 +21,20 @@ import (
 
 // rawChromedp is the benchmark's floor: the same five actions on the same page with chromedp
 // called directly, no MCP, no hub. One long-lived Chromium and one incognito browser context
-// with one tab, as mcphub keeps per MCP session. Its actions are chromedp's own (Navigate
-// waits for the load event; Click finds the element by id, waits for it to be visible and
-// sends the mouse events; Type focuses it and inserts the text; CaptureScreenshot is a
-// viewport PNG); its snapshot is the full accessibility tree rendered as indented
-// "role "name" [ref=N]" lines, the least an accessibility-tree snapshot does.
+// with one tab, as mcphub keeps per MCP session. Each action is the least DevTools work that
+// does it, sent with chromedp: Navigate (page.navigate, then the load event); the snapshot is
+// the full accessibility tree rendered as indented "role "name" [ref=N]" lines, with the
+// elements' backend node ids as refs; click and type act on those ids (no DOM query, no
+// wait); CaptureScreenshot is a viewport PNG.
 type rawChromedp struct {
 	browserCtx context.Context //nolint:containedctx // the browser's life, owned by the contender
 	tabCtx     context.Context //nolint:containedctx // the benchmark tab
 	cancel     []context.CancelFunc
 	pid        int
 	lastSnap   int // bytes of the last snapshot text, for the report
+	// button and box are the backend node ids of the Increment button and the Search text
+	// box in the last snapshot: the raw side's refs.
+	button, box cdp.BackendNodeID
 }
 
 // benchChromiumFlags are the flags the notes found to work as root in this VM, with the
@@ -117,26 +122,59 @@ func (r *rawChromedp) Navigate(ctx context.Context, url string) error {
 func (r *rawChromedp) Snapshot(ctx context.Context) error {
 	ctx, cancel := benchStepContext(ctx, r.tabCtx)
 	defer cancel()
-	text, err := chromedp.Run(ctx, axSnapshot)
+	snap, err := chromedp.Run(ctx, axSnapshot)
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(text, `button "`+benchButtonName+`"`) {
-		return fmt.Errorf("snapshot has no %q button", benchButtonName)
+	if r.button, r.box = snap.refs[`button "`+benchButtonName+`"`], snap.refs[`textbox "`+benchBoxName+`"`]; r.button == 0 || r.box == 0 {
+		return fmt.Errorf("snapshot has no %q button or %q text box", benchButtonName, benchBoxName)
 	}
-	r.lastSnap = len(text)
+	r.lastSnap = len(snap.text)
 	return nil
 }
 
+// Click clicks the button by the backend node id the snapshot gave, the way a ref-based click
+// must: scroll it into view, find its box, then move, press and release the mouse at its
+// centre. (chromedp.Click with a selector does more: a DOM query and a wait for visibility.)
 func (r *rawChromedp) Click(ctx context.Context) error {
-	return r.step(ctx, chromedp.Click(chromedp.ID("inc")))
+	id := r.button
+	return r.step(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{BackendNodeID: id}); err != nil {
+			return err
+		}
+		q, err := cdp.Call(ctx, t, dom.GetContentQuads, dom.GetContentQuadsParams{BackendNodeID: id})
+		if err != nil {
+			return err
+		}
+		if len(q.Quads) == 0 || len(q.Quads[0]) < 8 {
+			return errors.New("the button has no box")
+		}
+		var x, y float64
+		for i := 0; i < 8; i += 2 {
+			x, y = x+q.Quads[0][i]/4, y+q.Quads[0][i+1]/4
+		}
+		for _, ev := range []input.DispatchMouseEventParams{
+			{Type: input.DispatchMouseEventTypeMouseMoved, X: x, Y: y},
+			{Type: input.DispatchMouseEventTypeMousePressed, X: x, Y: y, Button: input.MouseButtonLeft, ClickCount: 1},
+			{Type: input.DispatchMouseEventTypeMouseReleased, X: x, Y: y, Button: input.MouseButtonLeft, ClickCount: 1},
+		} {
+			if _, err := cdp.Call(ctx, t, input.DispatchMouseEvent, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
 
-// Type fills the text box the way a fill does (mcphub's browser_type and playwright-mcp's
-// default alike): focus the element, then one Input.insertText, rather than chromedp.SendKeys'
-// three key events per character.
+// Type fills the text box by its backend node id the way a fill does (mcphub's browser_type
+// and playwright-mcp's default alike): focus it, then one Input.insertText, rather than
+// chromedp.SendKeys' three key events per character.
 func (r *rawChromedp) Type(ctx context.Context, text string) error {
-	return r.step(ctx, chromedp.Focus(chromedp.ID("q")), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	id := r.box
+	return r.step(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, dom.Focus, dom.FocusParams{BackendNodeID: id}); err != nil {
+			return err
+		}
 		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
 		return err
 	}))
@@ -192,21 +230,29 @@ func (r *rawChromedp) OpenIdleContexts(t *testing.T, n int, url string) {
 	}
 }
 
+// axSnap is the raw side's snapshot: the text, and the backend node id of each "role "name""
+// (the first of each), which stands in for a ref.
+type axSnap struct {
+	text string
+	refs map[string]cdp.BackendNodeID
+}
+
 // axSnapshot is the raw side's snapshot: Accessibility.getFullAXTree, rendered depth-first
 // from the root as one line per node that is not ignored.
-var axSnapshot chromedp.Action[string] = func(ctx context.Context, t *chromedp.Target) (string, error) {
+var axSnapshot chromedp.Action[axSnap] = func(ctx context.Context, t *chromedp.Target) (axSnap, error) {
 	res, err := cdp.Call(ctx, t, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
 	if err != nil {
-		return "", err
+		return axSnap{}, err
 	}
 	return renderAXTree(res.Nodes), nil
 }
 
-func renderAXTree(nodes []*accessibility.Node) string {
+func renderAXTree(nodes []*accessibility.Node) axSnap {
 	byID := make(map[accessibility.NodeID]*accessibility.Node, len(nodes))
 	for _, n := range nodes {
 		byID[n.NodeID] = n
 	}
+	refs := map[string]cdp.BackendNodeID{}
 	var b strings.Builder
 	var walk func(n *accessibility.Node, depth int)
 	walk = func(n *accessibility.Node, depth int) {
@@ -214,11 +260,14 @@ func renderAXTree(nodes []*accessibility.Node) string {
 			role, name := axString(n.Role), axString(n.Name)
 			if role != "none" && role != "generic" && role != "InlineTextBox" {
 				b.WriteString(strings.Repeat("  ", depth))
-				fmt.Fprintf(&b, "- %s", role)
+				key := role
 				if name != "" {
-					fmt.Fprintf(&b, " %q", name)
+					key += " " + strconv.Quote(name)
 				}
-				fmt.Fprintf(&b, " [ref=%d]\n", n.BackendDOMNodeID)
+				fmt.Fprintf(&b, "- %s [ref=%d]\n", key, n.BackendDOMNodeID)
+				if _, ok := refs[key]; !ok {
+					refs[key] = n.BackendDOMNodeID
+				}
 				depth++
 			}
 		}
@@ -231,7 +280,7 @@ func renderAXTree(nodes []*accessibility.Node) string {
 	if len(nodes) > 0 {
 		walk(nodes[0], 0)
 	}
-	return b.String()
+	return axSnap{text: b.String(), refs: refs}
 }
 
 func axString(v *accessibility.Value) string {

@@ -373,22 +373,24 @@ func startPlaywrightHTTP(ctx context.Context, t *testing.T, cli, chromium, url s
 		}
 	})
 	m := &mcpBrowser{name: "playwright-mcp (http)", endpoint: "http://127.0.0.1:" + port + "/mcp", rootPID: cmd.Process.Pid}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cs, err := benchClient().Connect(ctx, &sdk.StreamableClientTransport{Endpoint: m.endpoint, MaxRetries: -1}, nil)
-		if err == nil {
-			t.Cleanup(func() { _ = cs.Close() })
-			m.cs = cs
-			break
-		}
+	// It prints "Listening on ..." once it accepts connections; node starts slowly on a busy
+	// machine.
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(stderr.String(), "Listening on") {
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("playwright-mcp HTTP mode at %s: %w\n%s", m.endpoint, err, benchClip(stderr.String(), 2000))
+			return nil, fmt.Errorf("playwright-mcp HTTP mode did not listen within 90s:\n%s", benchClip(stderr.String(), 2000))
 		}
 		select {
 		case <-done:
 			return nil, fmt.Errorf("playwright-mcp HTTP mode exited:\n%s", benchClip(stderr.String(), 2000))
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	cs, err := benchClient().Connect(ctx, &sdk.StreamableClientTransport{Endpoint: m.endpoint, MaxRetries: -1}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("playwright-mcp HTTP mode at %s: %w\n%s", m.endpoint, err, benchClip(stderr.String(), 2000))
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	m.cs = cs
 	return m, m.Navigate(ctx, url)
 }
