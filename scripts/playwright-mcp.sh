@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/playwright-mcp.sh installs the pinned playwright-mcp (npm @playwright/mcp) into
-# .tools/node when it is missing or another version, and prints the path of its CLI on stdout.
+# .tools/playwright-mcp when it is missing or another version, and prints the path of its CLI
+# on stdout. (Its own folder: .tools/node belongs to scripts/node.sh, whose lockfile-driven
+# npm install would prune anything else installed there.)
 #
 #   scripts/playwright-mcp.sh
 #
@@ -20,7 +22,7 @@ PLAYWRIGHT_MCP_VERSION=${MCPHUB_PLAYWRIGHT_MCP_VERSION:-0.0.83}
 NPM=${NPM:-npm}
 
 cd "$(dirname "$0")/.."
-prefix=$PWD/.tools/node
+prefix=$PWD/.tools/playwright-mcp
 pkg=$prefix/node_modules/@playwright/mcp
 cli=$pkg/cli.js
 
