@@ -152,7 +152,7 @@ func TestIntegrationAbuseRun(t *testing.T) {
 // is its own). No other address is ever tried.
 func TestIntegrationAbuseNetwork(t *testing.T) {
 	r := newTestRuntime(t, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

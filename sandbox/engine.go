@@ -63,7 +63,7 @@ func (r *Runtime) engineError(doing string, err error) error {
 	}
 	switch {
 	case client.IsErrConnectionFailed(err) || isEngineGone(err):
-		return fmt.Errorf("%w: the Docker Engine is not reachable at %s while %s (%v); it may be restarting: try again in a few seconds, or start it (scripts/setup.sh)",
+		return fmt.Errorf("%w: the Docker Engine is not reachable at %s while %s (%w); it may be restarting: try again in a few seconds, or start it (scripts/setup.sh)",
 			ErrNotReady, r.hostName, doing, err)
 	case cerrdefs.IsNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image"):
 		return fmt.Errorf("%w: the sandbox image %s is missing: build it with `make sandbox-image` (or docker build -t %s sandbox/)",

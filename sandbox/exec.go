@@ -296,7 +296,7 @@ func (r *Runtime) hostKill(b *box) (killed int, ok bool) {
 		return 0, false
 	}
 	for pass := 0; pass < 50; pass++ {
-		data, err := os.ReadFile(procs)
+		data, err := os.ReadFile(procs) //nolint:gosec // A cgroup file named by the engine's container ID.
 		if err != nil {
 			return killed, killed > 0
 		}

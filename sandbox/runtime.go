@@ -196,7 +196,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Unlock()
 	r.stopBg()
 	for _, s := range sessions {
-		r.destroySession(s)
+		r.destroySession(context.WithoutCancel(ctx), s)
 	}
 	r.drainPool()
 	done := make(chan struct{})

@@ -62,7 +62,7 @@ func (r *Runtime) CreateSession(ctx context.Context, owner string) (*Session, er
 		r.mu.Lock()
 		delete(r.sessions, id)
 		r.mu.Unlock()
-		r.destroySession(s)
+		r.destroySession(context.WithoutCancel(ctx), s)
 		return nil, err
 	}
 
@@ -239,15 +239,15 @@ func (r *Runtime) WriteFile(ctx context.Context, sess *Session, f File) error {
 	})
 }
 
-// ReadFile reads at most max bytes of a file (max <= 0 or above max_file_bytes means
+// ReadFile reads at most limit bytes of a file (limit <= 0 or above max_file_bytes means
 // max_file_bytes); size is the file's full size.
-func (r *Runtime) ReadFile(ctx context.Context, sess *Session, path string, max int64) (data []byte, size int64, err error) {
+func (r *Runtime) ReadFile(ctx context.Context, sess *Session, path string, limit int64) (data []byte, size int64, err error) {
 	abs, err := cleanPath(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	if max <= 0 || max > r.cfg.MaxFileBytes {
-		max = r.cfg.MaxFileBytes
+	if limit <= 0 || limit > r.cfg.MaxFileBytes {
+		limit = r.cfg.MaxFileBytes
 	}
 	err = r.withBox(ctx, sess, func(s *session) error {
 		// The size on the first line, then the bytes; one exec.
@@ -256,9 +256,9 @@ if [ ! -f "$1" ]; then echo "not a regular file" >&2; exit 4; fi
 stat -c %s -- "$1" && exec head -c "$2" -- "$1"`
 		b := s.box.Load()
 		out, err := r.exec(ctx, b, execReq{
-			argv:     []string{"sh", "-c", script, "sh", abs, strconv.FormatInt(max, 10)},
+			argv:     []string{"sh", "-c", script, "sh", abs, strconv.FormatInt(limit, 10)},
 			user:     codeUser,
-			limit:    max + 32,
+			limit:    limit + 32,
 			deadline: time.Minute,
 			stop:     func(ctx context.Context) { r.sweep(ctx, b) },
 		})
@@ -364,13 +364,13 @@ func (r *Runtime) CloseSession(ctx context.Context, sess *Session) error {
 	r.mu.Lock()
 	delete(r.sessions, s.ID)
 	r.mu.Unlock()
-	r.destroySession(s)
+	r.destroySession(context.WithoutCancel(ctx), s)
 	return nil
 }
 
 // destroySession removes the container first (killing any exec: it does not wait for s.mu),
 // then the volume, which the engine refuses to remove while a container uses it.
-func (r *Runtime) destroySession(s *session) {
+func (r *Runtime) destroySession(ctx context.Context, s *session) {
 	s.closed.Store(true)
 	if b := s.box.Load(); b != nil {
 		r.removeBox(b)
@@ -378,7 +378,7 @@ func (r *Runtime) destroySession(s *session) {
 	if s.volume == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	var err error
 	for i := 0; i < 5; i++ {
@@ -406,7 +406,7 @@ func (r *Runtime) closeIdleSessions() {
 	r.mu.Unlock()
 	for _, s := range idle {
 		r.logger.Info("sandbox: closing an idle session", "session", s.label, "owner", ownerForLog(s.Owner))
-		r.destroySession(s)
+		r.destroySession(r.bg, s)
 	}
 }
 

@@ -31,7 +31,10 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		{"small memory", func(c *Config) { c.MemoryBytes = 1 << 20 }, []string{"servers.sandbox.memory_bytes"}},
 		{"pids", func(c *Config) { c.PidsLimit = 2 }, []string{"servers.sandbox.pids_limit"}},
 		{"pool", func(c *Config) { c.PoolSize = 100 }, []string{"servers.sandbox.pool_size"}},
-		{"timeouts", func(c *Config) { c.DefaultTimeout = configs.Duration(time.Hour); c.MaxTimeout = configs.Duration(time.Minute) }, []string{"servers.sandbox.default_timeout"}},
+		{"timeouts", func(c *Config) {
+			c.DefaultTimeout = configs.Duration(time.Hour)
+			c.MaxTimeout = configs.Duration(time.Minute)
+		}, []string{"servers.sandbox.default_timeout"}},
 		{"several", func(c *Config) { c.CPUs = -1; c.MaxOutputBytes = 10; c.SessionIdleTTL = configs.Duration(time.Second) },
 			[]string{"servers.sandbox.cpus", "servers.sandbox.max_output_bytes", "servers.sandbox.session_idle_ttl"}},
 	}
