@@ -732,3 +732,58 @@ func TestClaimInstance(t *testing.T) {
 	}
 	_ = lock3.Close()
 }
+
+// FuzzFormatRead: any bytes, offset and limit give a result within the budget whose parts, read
+// on from next_offset, never skip or repeat a byte.
+func FuzzFormatRead(f *testing.F) {
+	f.Add([]byte("hello\nwörld"), int64(0), int64(3), "auto")
+	f.Add([]byte{0xe2, 0x82, 0xac, 0xe2, 0x82}, int64(1), int64(2), "text")
+	f.Add([]byte{0, 1, 2, 3}, int64(2), int64(100), "base64")
+	f.Fuzz(func(t *testing.T, data []byte, offset, limit int64, encoding string) {
+		const budget = 4096
+		if offset < 0 || limit < 1 || (encoding != "auto" && encoding != "text" && encoding != "base64") {
+			return
+		}
+		res := formatRead("/work/f", data, int64(len(data)), offset, limit, encoding, budget, 1<<20)
+		if res.IsError {
+			if offset <= int64(len(data)) {
+				t.Fatalf("error for offset %d of %d: %s", offset, len(data), textOf(res))
+			}
+			return
+		}
+		if content, sc := sizes(t, res); content > budget || sc > budget {
+			t.Fatalf("content %d, structured %d: over the budget", content, sc)
+		}
+		var out readFileResult
+		js, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(js, &out); err != nil {
+			t.Fatal(err)
+		}
+		end := offset + int64(out.Bytes)
+		if end > int64(len(data)) || (out.Bytes == 0 && end < int64(len(data)) && out.Encoding != returnedImage) {
+			t.Fatalf("part [%d, %d) of %d bytes", offset, end, len(data))
+		}
+		if (out.NextOffset != nil) != (end < int64(len(data))) || (out.NextOffset != nil && *out.NextOffset != end) {
+			t.Fatalf("next_offset %v after [%d, %d) of %d", out.NextOffset, offset, end, len(data))
+		}
+		if out.Encoding == returnedText && out.Text != strings.ToValidUTF8(string(data[offset:end]), "\uFFFD") {
+			t.Fatalf("text %q is not bytes [%d, %d)", out.Text, offset, end)
+		}
+	})
+}
+
+// FuzzFormatExec: any output stays within the budget, as text and as structured content.
+func FuzzFormatExec(f *testing.F) {
+	f.Add([]byte("out"), []byte("err"), int64(0), 4096)
+	f.Add(bytes.Repeat([]byte("\x01\"\n"), 3000), []byte("\xff\xfe"), int64(5), 5000)
+	f.Fuzz(func(t *testing.T, stdout, stderr []byte, dropped int64, budget int) {
+		if budget < minResultBudget || budget > 1<<20 || dropped < 0 {
+			return
+		}
+		res := formatExec(&sandbox.Result{Stdout: stdout, Stderr: stderr, StdoutDropped: dropped},
+			[]outFile{{path: "/work/a.txt", size: int64(len(stdout)), data: stdout}}, formatParams{budget: budget})
+		if content, sc := sizes(t, res); content > budget || sc > budget {
+			t.Fatalf("content %d, structured %d: over the budget of %d", content, sc, budget)
+		}
+	})
+}

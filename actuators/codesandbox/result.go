@@ -97,8 +97,10 @@ func formatExec(r *sandbox.Result, files []outFile, p formatParams) *mcp.CallToo
 	// JSON escaping makes the structured stdout longer than the text one (newlines, quotes,
 	// control characters): when the encoding passes the budget, the streams get less and the
 	// result is built again.
+	// Made valid once here, not on each attempt: the streams can be megabytes.
+	stdout, stderr := validUTF8(r.Stdout), validUTF8(r.Stderr)
 	for range 6 {
-		out, content = buildExec(r, files, p, streamBudget)
+		out, content = buildExec(r, stdout, stderr, files, p, streamBudget)
 		var err error
 		if js, err = json.Marshal(out); err != nil {
 			js = nil
@@ -120,7 +122,7 @@ func formatExec(r *sandbox.Result, files []outFile, p formatParams) *mcp.CallToo
 
 // buildExec builds the structured result and the file contents with streamBudget bytes for
 // stdout and stderr together.
-func buildExec(r *sandbox.Result, files []outFile, p formatParams, streamBudget int) (execResult, []mcp.Content) {
+func buildExec(r *sandbox.Result, stdout, stderr string, files []outFile, p formatParams, streamBudget int) (execResult, []mcp.Content) {
 	out := execResult{
 		SessionID:  p.sessionID,
 		ExitCode:   r.ExitCode,
@@ -131,10 +133,10 @@ func buildExec(r *sandbox.Result, files []outFile, p formatParams, streamBudget 
 	if r.Stopped != "" {
 		out.Reason = stoppedReason(r, p)
 	}
-	outLimit, errLimit := splitBudget(len(r.Stdout), len(r.Stderr), streamBudget)
+	outLimit, errLimit := splitBudget(len(stdout), len(stderr), streamBudget)
 	var cutOut, cutErr int
-	out.Stdout, cutOut = cutMiddle(string(r.Stdout), outLimit)
-	out.Stderr, cutErr = cutMiddle(string(r.Stderr), errLimit)
+	out.Stdout, cutOut = cutMiddle(stdout, outLimit)
+	out.Stderr, cutErr = cutMiddle(stderr, errLimit)
 	out.StdoutBytes = int64(len(r.Stdout)) + r.StdoutDropped
 	out.StderrBytes = int64(len(r.Stderr)) + r.StderrDropped
 	out.StdoutOmittedBytes = int64(cutOut) + r.StdoutDropped
@@ -206,11 +208,21 @@ func splitBudget(a, b, limit int) (int, int) {
 	}
 }
 
+// validUTF8 returns b as a string, invalid bytes replaced (JSON could not carry them).
+func validUTF8(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
 // cutMiddle returns s as valid UTF-8 within limit bytes: whole when it fits, otherwise its head
 // and tail (where errors and final results usually are) around a marker saying how much was left
 // out; and the number of bytes of s left out.
 func cutMiddle(s string, limit int) (string, int) {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	if len(s) <= limit {
 		return s, 0
 	}
