@@ -96,7 +96,7 @@ const (
 	defaultMaxPDF          = 2 << 20
 	maxScreenshotLimit     = 1 << 20
 	maxPDFLimit            = 4 << 20
-	startTimeout           = 30 * time.Second
+	startTimeout           = 45 * time.Second
 	cleanupTimeout         = 5 * time.Second
 	reapEvery              = 15 * time.Second
 	defaultOutputBudget    = 64 << 10

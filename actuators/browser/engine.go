@@ -20,6 +20,9 @@ import (
 	"github.com/chromedp/chromedp/remote"
 )
 
+// errNoBrowser says there is no browser to start.
+var errNoBrowser = errors.New("no browser to start")
+
 // engine owns the one Chromium of the hub process: it starts it on first use, notices when it
 // died, and starts a new one on the next call.
 type engine struct {
@@ -107,7 +110,7 @@ func (e *engine) start(ctx context.Context) (*chrome, error) {
 	} else {
 		path, err := findChromium(cfg.Executable)
 		if err != nil {
-			return nil, fmt.Errorf("starting browser: %w", err)
+			return nil, fmt.Errorf("%w: %w", errNoBrowser, err)
 		}
 		if e.proxy == nil {
 			p, err := startEgressProxy(e.s.policy, e.s.logger)
@@ -171,7 +174,7 @@ func (e *engine) start(ctx context.Context) (*chrome, error) {
 		}
 	case <-sctx.Done():
 		e.shutdown(c)
-		return nil, fmt.Errorf("starting browser: no answer within %s", startTimeout)
+		return nil, fmt.Errorf("starting browser: no answer within %s (is the machine overloaded?); call again", startTimeout)
 	}
 	// Page-opened tabs and downloads are browser events.
 	if _, err := chromedp.CallBrowser(c.ctx, target.SetDiscoverTargets, target.SetDiscoverTargetsParams{Discover: true}); err != nil {

@@ -37,6 +37,7 @@ type tab struct {
 	// Navigation tracking: navSeq counts main-frame navigations started, loadSeq load events.
 	navSeq  atomic.Int64
 	loadSeq atomic.Int64
+	reqSeq  atomic.Int64  // main-frame navigations requested, which may never start (a download, a 204)
 	loadCh  chan struct{} // gets a token on every load event
 
 	fetchSem chan struct{}
@@ -199,7 +200,7 @@ func (t *tab) onEvent(ev any) {
 		}
 	case *page.EventFrameRequestedNavigation:
 		if string(e.FrameID) == string(t.id) {
-			t.navSeq.Add(1)
+			t.reqSeq.Add(1)
 		}
 	case *page.EventLoadEventFired:
 		t.loadSeq.Store(t.navSeq.Load())
@@ -437,13 +438,29 @@ func (t *tab) detachedOrNever() <-chan struct{} {
 // settle" as playwright-mcp does (up to 500 ms an action): one round trip to the renderer
 // makes sure the input was handled, and the navigation events, when there are any, have come
 // before its answer.
-func (t *tab) settle(ctx context.Context, navBefore int64) error {
+func (t *tab) settle(ctx context.Context, m navMark) error {
 	_, _ = chromedp.Call(t.callCtx(ctx), runtime.Evaluate, runtime.EvaluateParams{Expression: "0", ReturnByValue: ptr(true)})
-	if t.navSeq.Load() == navBefore {
+	if t.navSeq.Load() == m.nav && t.reqSeq.Load() != m.req {
+		// The page asked to navigate and the browser has not started yet: give it a moment,
+		// not the whole navigation timeout (a download or a 204 never starts).
+		deadline := time.Now().Add(requestedNavGrace)
+		for t.navSeq.Load() == m.nav && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if t.navSeq.Load() == m.nav {
 		return nil
 	}
 	return t.waitLoad(ctx)
 }
+
+// requestedNavGrace bounds the wait between a requested and a started navigation.
+const requestedNavGrace = time.Second
+
+// navMark is where the navigation counters stood before an action.
+type navMark struct{ nav, req int64 }
+
+func (t *tab) mark() navMark { return navMark{nav: t.navSeq.Load(), req: t.reqSeq.Load()} }
 
 // pageInfo returns the tab's URL and title.
 func (t *tab) pageInfo(ctx context.Context) (url, title string) {

@@ -151,8 +151,10 @@ func (c *call) fail(err error) *mcp.CallToolResult {
 			"call browser_snapshot to see it, or browser_wait_for for what you need", c.s.cfg.NavigationTimeout)
 	case errors.Is(err, context.DeadlineExceeded):
 		msg = "the call timed out; the page may be busy: try browser_snapshot, or a smaller step"
-	case strings.HasPrefix(err.Error(), "starting browser"):
+	case errors.Is(err, errNoBrowser):
 		msg = err.Error() + "; install Chromium (apt-get install -y chromium), or set servers.browser.executable or servers.browser.remote_url"
+	case strings.HasPrefix(err.Error(), "starting browser"):
+		msg = err.Error()
 	case !c.s.engine.alive():
 		msg = "the browser stopped during the call (it crashed or was killed); call again: a new browser starts and this session starts empty"
 	case errors.Is(err, errGone):
@@ -259,7 +261,7 @@ func (s *Server) action(what func(req mcp.CallToolRequest) string, do func(ctx c
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return s.run(ctx, req, func(ctx context.Context, c *call) (*mcp.CallToolResult, error) {
 			t := c.tab()
-			before := t.navSeq.Load()
+			before := t.mark()
 			if err := do(ctx, t, req); err != nil {
 				return nil, err
 			}
