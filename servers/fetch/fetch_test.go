@@ -141,6 +141,9 @@ func testSite(t *testing.T) *httptest.Server {
 		}
 		_ = zw.Close()
 	})
+	mux.HandleFunc("/not-modified", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNotModified)
+	})
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/loop", http.StatusFound)
 	})
@@ -234,6 +237,7 @@ func TestFetchErrors(t *testing.T) {
 		{map[string]any{"url": site.URL + "/missing"}, "HTTP 404 Not Found; the page says: Not here"},
 		{map[string]any{"url": site.URL + "/slow"}, "timed out (the limit is 1s)"},
 		{map[string]any{"url": site.URL + "/redirect"}, "follows no redirects"},
+		{map[string]any{"url": site.URL + "/not-modified"}, "HTTP 304 Not Modified without a redirect to follow"},
 		{map[string]any{"url": "example.com/page"}, "not absolute"},
 		{map[string]any{"url": "file:///etc/passwd"}, "egress policy refused"},
 		{map[string]any{"url": "ftp://127.0.0.1/x"}, "egress policy refused"},

@@ -232,6 +232,10 @@ func (s *Server) fetch(ctx context.Context, u *url.URL) (*fetched, string) {
 	p := &fetched{finalURL: resp.Request.URL, status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		loc := resp.Header.Get("Location")
+		if loc == "" || s.cfg.MaxRedirects > 0 {
+			return nil, fmt.Sprintf("fetching %s failed: the server answered HTTP %s without a redirect to follow",
+				p.finalURL.Redacted(), resp.Status)
+		}
 		return nil, fmt.Sprintf("%s redirects (HTTP %d) to %q, and this server follows no redirects (servers.fetch.max_redirects is 0): "+
 			"fetch that URL instead", p.finalURL.Redacted(), resp.StatusCode, clip(loc, 500))
 	}
@@ -260,6 +264,9 @@ func (s *Server) fetch(ctx context.Context, u *url.URL) (*fetched, string) {
 func (s *Server) requestError(ctx context.Context, u *url.URL, err error) string {
 	if egress.IsRefused(err) {
 		return refusalMessage(err)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Sprintf("fetching %s was cancelled", u.Redacted())
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
