@@ -41,8 +41,8 @@ type CallInfo struct {
 
 // Call returns the running call's info; the zero value outside a call.
 func Call(ctx context.Context) CallInfo {
-	if ci, ok := ctx.Value(callKey).(*CallInfo); ok {
-		return *ci
+	if st, ok := ctx.Value(callKey).(*callState); ok {
+		return st.CallInfo
 	}
 	return CallInfo{}
 }

@@ -186,8 +186,9 @@ func collectValidation(v *jsonschema.ValidationError, out *[]string) {
 // handle is the middleware: every tool call of the hub goes through here.
 func (w *wrapped) handle(parent context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	start := time.Now()
-	info := &CallInfo{RequestID: newRequestID(), Server: w.server, Tool: w.def.Name}
-	ctx, cancel := context.WithTimeout(context.WithValue(parent, callKey, info), w.timeout)
+	st := &callState{CallInfo: CallInfo{RequestID: newRequestID(), Server: w.server, Tool: w.def.Name}}
+	info := &st.CallInfo
+	ctx, cancel := context.WithTimeout(context.WithValue(parent, callKey, st), w.timeout)
 	defer cancel()
 
 	var (
@@ -214,6 +215,7 @@ func (w *wrapped) handle(parent context.Context, req mcp.CallToolRequest) (*mcp.
 	if res.IsError {
 		res = withRequestID(res, info.RequestID)
 	}
+	st.settleNotifications()
 
 	elapsed := time.Since(start)
 	w.metrics.calls[outcome].Inc()
@@ -410,4 +412,30 @@ func Progress(ctx context.Context, req mcp.CallToolRequest, progress, total floa
 		params["message"] = message
 	}
 	_ = srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), params)
+	if st, ok := ctx.Value(callKey).(*callState); ok {
+		st.notified.Store(time.Now().UnixNano())
+	}
+}
+
+// callState is what the middleware keeps in a call's context.
+type callState struct {
+	CallInfo
+	// notified is when the call last sent a notification (unix ns), 0 if never.
+	notified atomic.Int64
+}
+
+// notifySettle is how long a call's answer waits after its last notification. mcp-go v1.2.1 loses
+// a notification its forwarder has taken off the queue when the answer's drain closes the stream
+// first (upstream PR #969, notes/mcp-go.md §6.1); for 2026-07-28 requests there is no event store
+// to fall back on, so the last progress of a call that ends right after it was often dropped.
+// Waiting this long after a notification lets the forwarder write it; calls that sent none do
+// not wait.
+const notifySettle = 10 * time.Millisecond
+
+func (st *callState) settleNotifications() {
+	if n := st.notified.Load(); n != 0 {
+		if d := notifySettle - time.Since(time.Unix(0, n)); d > 0 {
+			time.Sleep(d)
+		}
+	}
 }
