@@ -233,14 +233,14 @@ func TestFetchFormats(t *testing.T) {
 
 func TestFetchErrors(t *testing.T) {
 	site := testSite(t)
-	s := newServer(t, loopback, 0, &Config{MaxResponseBytes: 1 << 20, Timeout: configs.Duration(time.Second), MaxRedirects: 0})
+	s := newServer(t, loopback, 0, &Config{MaxResponseBytes: 1 << 20, Timeout: configs.Duration(3 * time.Second), MaxRedirects: 0})
 	cases := []struct {
 		args map[string]any
 		want string
 	}{
 		{map[string]any{"url": site.URL + "/image"}, "image/png"},
 		{map[string]any{"url": site.URL + "/missing"}, "HTTP 404 Not Found; the page says: Not here"},
-		{map[string]any{"url": site.URL + "/slow"}, "timed out (the limit is 1s)"},
+		{map[string]any{"url": site.URL + "/slow"}, "timed out (the limit is 3s)"},
 		{map[string]any{"url": site.URL + "/redirect"}, "follows no redirects"},
 		{map[string]any{"url": site.URL + "/not-modified"}, "HTTP 304 Not Modified without a redirect to follow"},
 		{map[string]any{"url": "example.com/page"}, "not absolute"},
