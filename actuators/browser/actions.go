@@ -348,16 +348,25 @@ func (t *tab) screenshot(ctx context.Context, format string, fullPage bool, ref 
 		}
 		clip = &page.Viewport{X: 0, Y: 0, Width: lm.CSSContentSize.Width, Height: math.Min(lm.CSSContentSize.Height, 16384), Scale: 1}
 		beyond = true
-	default:
-		clip = &page.Viewport{X: 0, Y: 0, Width: float64(t.s.cfg.ViewportWidth), Height: float64(t.s.cfg.ViewportHeight), Scale: 1}
+	}
+	// viewportClip is the visible area as a clip, for scaling a viewport capture down; the
+	// first viewport capture goes without one (one round trip less, as raw chromedp does).
+	viewportClip := func() *page.Viewport {
+		v := &page.Viewport{Width: float64(t.s.cfg.ViewportWidth), Height: float64(t.s.cfg.ViewportHeight), Scale: 1}
 		if lm, err := chromedp.Call(cctx, page.GetLayoutMetrics, cdp.Empty{}); err == nil && lm.CSSVisualViewport != nil {
-			clip.X, clip.Y = lm.CSSVisualViewport.PageX, lm.CSSVisualViewport.PageY
+			v.X, v.Y = lm.CSSVisualViewport.PageX, lm.CSSVisualViewport.PageY
 		}
+		return v
 	}
 	// Keep the longer side within what models take in, before caring about bytes.
 	const maxSide = 2000.0
-	if s := maxSide / math.Max(clip.Width, clip.Height); s < 1 {
-		clip.Scale = s
+	if clip == nil && max(t.s.cfg.ViewportWidth, t.s.cfg.ViewportHeight) > int(maxSide) {
+		clip = viewportClip()
+	}
+	if clip != nil {
+		if s := maxSide / math.Max(clip.Width, clip.Height); s < 1 {
+			clip.Scale = s
+		}
 	}
 	fmtName := strings.ToLower(format)
 	if fmtName == "" {
@@ -376,7 +385,7 @@ func (t *tab) screenshot(ctx context.Context, format string, fullPage bool, ref 
 		}
 		data := []byte(res.Data)
 		if len(data) <= maxBytes {
-			if clip.Scale < 1 {
+			if clip != nil && clip.Scale < 1 {
 				note = fmt.Sprintf("scaled to %.0f%% to fit %d bytes", clip.Scale*100, maxBytes)
 			}
 			return data, "image/" + fmtName, note, nil
@@ -387,6 +396,9 @@ func (t *tab) screenshot(ctx context.Context, format string, fullPage bool, ref 
 			fmtName = "jpeg"
 			note = "sent as JPEG: the PNG was too large; "
 			continue
+		}
+		if clip == nil {
+			clip = viewportClip()
 		}
 		shrink := math.Sqrt(float64(maxBytes)/float64(len(data))) * 0.9
 		clip.Scale *= shrink

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"regexp"
 	"strings"
@@ -59,9 +61,14 @@ func newTestServer(t *testing.T, mutate func(*Config), allow ...string) *testSer
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// Safety nets, so that a test sends nothing off loopback even if Chromium tries: its own
+	// resolver maps every name to nothing, and the policy (which the proxy dials through)
+	// resolves only the names the tests use, without asking any DNS server.
+	s.extraFlags = map[string]any{"host-resolver-rules": "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"}
 	if err := s.Provision(context.Background(), registry.Env{Config: cfg, Logger: logger, DataDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
+	s.policy = s.policy.WithResolver(testResolver{})
 	t.Cleanup(func() { _ = s.Close() })
 	ts := &testServer{Server: s, tools: map[string]registry.Tool{}}
 	for _, tl := range s.Tools() {
@@ -506,4 +513,16 @@ func TestIntegrationBrowserCrashRecovery(t *testing.T) {
 	if !strings.Contains(out, "Title: Form") || strings.Contains(out, "were lost") {
 		t.Errorf("after recovery: %s", out)
 	}
+}
+
+// testResolver resolves only the names the tests use, from /etc/hosts (which the egress test's
+// namespace replaces), and never asks a DNS server.
+type testResolver struct{}
+
+func (testResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	switch host {
+	case "localhost", rebindName:
+		return net.DefaultResolver.LookupNetIP(ctx, network, host)
+	}
+	return nil, &net.DNSError{Err: "the tests resolve no other name", Name: host, IsNotFound: true}
 }

@@ -26,6 +26,8 @@ type tab struct {
 	s    *Server
 	sess *session
 	id   target.ID
+	// mainFrame is id for the event goroutines, which may run before init learns it.
+	mainFrame atomic.Pointer[string]
 	// ctx is the tab's chromedp context. The tab lives as long as it (the first Run binds the
 	// target to it), so it is kept here, cancelled by close; calls run on withParent(callCtx, ctx).
 	ctx    context.Context //nolint:containedctx // see above
@@ -138,6 +140,8 @@ func (t *tab) init(ctx context.Context) error {
 	}
 	c := chromedp.FromContext(t.ctx)
 	t.id = c.Target.TargetID
+	id := string(t.id)
+	t.mainFrame.Store(&id)
 	if d, err := chromedp.Detached(t.ctx); err == nil {
 		t.detached = d
 	}
@@ -195,11 +199,11 @@ func (t *tab) onEvent(ev any) {
 		t.note(fmt.Sprintf("dialog %s %q was dismissed", e.Type, truncate(e.Message, 300)))
 		go t.dismissDialog()
 	case *page.EventFrameStartedLoading:
-		if string(e.FrameID) == string(t.id) {
+		if t.isMain(e.FrameID) {
 			t.navSeq.Add(1)
 		}
 	case *page.EventFrameRequestedNavigation:
-		if string(e.FrameID) == string(t.id) {
+		if t.isMain(e.FrameID) {
 			t.reqSeq.Add(1)
 		}
 	case *page.EventLoadEventFired:
@@ -209,7 +213,7 @@ func (t *tab) onEvent(ev any) {
 		default:
 		}
 	case *page.EventFrameStoppedLoading:
-		if string(e.FrameID) == string(t.id) {
+		if t.isMain(e.FrameID) {
 			t.loadSeq.Store(t.navSeq.Load())
 			select {
 			case t.loadCh <- struct{}{}:
@@ -268,6 +272,12 @@ func (t *tab) onEvent(ev any) {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// isMain reports whether frame is the tab's main frame (whose id is the target's).
+func (t *tab) isMain(frame cdp.FrameID) bool {
+	id := t.mainFrame.Load()
+	return id != nil && *id == string(frame)
 }
 
 // remoteObjectText renders a console argument briefly.
@@ -341,7 +351,7 @@ func (t *tab) decideRequest(e *fetch.EventRequestPaused) {
 	if e.Request != nil {
 		raw = e.Request.URL
 	}
-	topLevel := e.ResourceType == network.ResourceTypeDocument && string(e.FrameID) == string(t.id)
+	topLevel := e.ResourceType == network.ResourceTypeDocument && t.isMain(e.FrameID)
 	why := t.sess.checker.check(ctx, raw, topLevel)
 	cctx := t.callCtx(ctx)
 	if why == "" {
