@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -27,11 +28,12 @@ type plan struct {
 	timeout  time.Duration
 	limit    int64
 	progress func(time.Duration)
+	collect  int64
 }
 
 // plan checks a Spec and works out the command, in plain sentences for the agent.
 func (r *Runtime) plan(s Spec) (*plan, error) {
-	p := &plan{stdin: s.Stdin, progress: s.Progress}
+	p := &plan{stdin: s.Stdin, progress: s.Progress, collect: max(s.CollectFiles, 0)}
 	switch {
 	case s.Timeout <= 0:
 		p.timeout = r.cfg.DefaultTimeout.D()
@@ -161,7 +163,7 @@ func (r *Runtime) Run(ctx context.Context, s Spec) (*Result, error) {
 		// without them; the pool refills in the background.
 		r.flushPool()
 	}
-	if len(p.files) == 0 {
+	if len(p.files) == 0 && p.collect == 0 {
 		return r.runCold(ctx, p)
 	}
 	b, err := r.startBox(ctx, roleRun, "", "")
@@ -188,6 +190,9 @@ func (r *Runtime) runInBox(ctx context.Context, b *box, p *plan, sess *session) 
 	if sess != nil {
 		before = sess.counters
 	}
+	// The files the code writes are those changed after this instant; the input files were
+	// written just before it, with this as their time.
+	started := time.Now()
 	stop := func(ctx context.Context) { _ = r.cli.ContainerKill(ctx, b.id, "KILL") }
 	if sess != nil {
 		stop = func(ctx context.Context) { r.sweep(ctx, b) }
@@ -259,6 +264,9 @@ func (r *Runtime) runInBox(ctx context.Context, b *box, p *plan, sess *session) 
 	if swept > 0 {
 		res.Detail = strings.TrimSpace(res.Detail + fmt.Sprintf(" %d process(es) the code left running in the background were stopped: an exec's processes end with it.", swept))
 	}
+	if (sess != nil || p.collect > 0) && !out.unrecovered && !(sess == nil && stoppedByUs(out)) {
+		r.collect(context.WithoutCancel(ctx), b, res, started, p.collect)
+	}
 	return res, nil
 }
 
@@ -324,12 +332,66 @@ func (r *Runtime) runCold(ctx context.Context, p *plan) (*Result, error) {
 	return res, nil
 }
 
+// collect fills res.NewFiles with the regular files under /work changed since started and,
+// when budget > 0, res.Files with the data of those that fit. Failures only leave them out:
+// the run itself has succeeded.
+func (r *Runtime) collect(ctx context.Context, b *box, res *Result, started time.Time, budget int64) {
+	files, err := r.list(ctx, b, "/work")
+	if err != nil {
+		r.logger.Debug("sandbox: listing new files", "container", b.name, "err", err)
+		return
+	}
+	var want []string
+	var total int64
+	for _, f := range files {
+		if f.IsDir || f.ModTime.Before(started) {
+			continue
+		}
+		res.NewFiles = append(res.NewFiles, f)
+		if f.Size <= r.cfg.MaxFileBytes && total+f.Size <= budget {
+			want = append(want, strings.TrimPrefix(f.Path, "/"))
+			total += f.Size
+		}
+	}
+	if len(want) == 0 || budget <= 0 {
+		return
+	}
+	out, err := r.exec(ctx, b, execReq{
+		argv:     append([]string{"tar", "-c", "-f", "-", "-C", "/"}, want...),
+		user:     codeUser,
+		limit:    total + int64(len(want)+4)*2048,
+		deadline: time.Minute,
+		stop:     func(ctx context.Context) { r.sweep(ctx, b) },
+	})
+	if err != nil || out.stdout.dropped > 0 {
+		r.logger.Debug("sandbox: reading new files", "container", b.name, "err", err)
+		return
+	}
+	tr := tar.NewReader(bytes.NewReader(out.stdout.buf))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.Typeflag != tar.TypeReg || h.Size > r.cfg.MaxFileBytes {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, h.Size))
+		if err != nil {
+			break
+		}
+		res.Files = append(res.Files, File{Path: "/" + strings.TrimPrefix(h.Name, "/"), Data: data, Mode: uint32(h.Mode & 0o777)})
+	}
+}
+
 // writeFiles unpacks the files into the container through an exec of tar as the code's user:
 // docker cp cannot write to a read-only root nor see a tmpfs.
 func (r *Runtime) writeFiles(ctx context.Context, b *box, files []File) error {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	now := time.Now()
+	// Whole seconds: every tar keeps them, so the files read as older than the run that
+	// follows (see collect).
+	now := time.Now().Truncate(time.Second)
 	for _, f := range files {
 		mode := int64(f.Mode & 0o777)
 		if mode == 0 {

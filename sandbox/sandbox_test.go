@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +140,49 @@ func TestIntegrationRunLanguages(t *testing.T) {
 				t.Errorf("got stdout %q stderr %q exit %d stopped %q (%s), want %q %q %d", res.Stdout, res.Stderr, res.ExitCode, res.Stopped, res.Detail, tt.wantOut, tt.wantErrOut, tt.wantExit)
 			}
 		})
+	}
+}
+
+func TestIntegrationRunCollectFiles(t *testing.T) {
+	r := newTestRuntime(t, nil)
+	code := `import os
+os.makedirs('out', exist_ok=True)
+open('out/a.bin', 'wb').write(bytes(range(256)))
+open('big.txt', 'w').write('x' * 5000)
+open('changed.txt', 'a').write('!')
+open('small.txt', 'w').write('hi')
+print('done')`
+	res := run(t, r, Spec{Language: Python, Code: code, CollectFiles: 4096, Files: []File{
+		{Path: "unchanged.txt", Data: []byte("in")}, {Path: "changed.txt", Data: []byte("in")},
+	}})
+	if string(res.Stdout) != "done\n" {
+		t.Fatalf("run: %+v", res)
+	}
+	var listed []string
+	for _, f := range res.NewFiles {
+		listed = append(listed, f.Path)
+	}
+	slices.Sort(listed)
+	if want := []string{"/work/big.txt", "/work/changed.txt", "/work/out/a.bin", "/work/small.txt"}; !slices.Equal(listed, want) {
+		t.Errorf("NewFiles %v, want %v (the unchanged input file left out)", listed, want)
+	}
+	got := map[string]string{}
+	for _, f := range res.Files {
+		got[f.Path] = string(f.Data)
+	}
+	if len(got) != 3 || got["/work/out/a.bin"] != string(func() []byte {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return b
+	}()) || got["/work/changed.txt"] != "in!" || got["/work/small.txt"] != "hi" {
+		t.Errorf("Files: %d files %v; want a.bin, changed.txt and small.txt (big.txt over the budget)", len(got), slices.Collect(maps.Keys(got)))
+	}
+	// Without CollectFiles, nothing is listed (and nothing costs an exec).
+	res = run(t, r, Spec{Language: Bash, Code: "echo x > f.txt"})
+	if len(res.NewFiles) != 0 || len(res.Files) != 0 {
+		t.Errorf("without CollectFiles: %+v", res)
 	}
 }
 

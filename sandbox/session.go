@@ -201,26 +201,11 @@ func (r *Runtime) Exec(ctx context.Context, sess *Session, spec Spec) (*Result, 
 		return nil, err
 	}
 	var res *Result
+	p.collect = 0 // sessions read their files with ReadFile
 	err = r.withBox(ctx, sess, func(s *session) error {
-		started := time.Now()
 		var err error
-		b := s.box.Load()
-		res, err = r.runInBox(ctx, b, p, s)
-		if err != nil || s.broken {
-			return err
-		}
-		files, lerr := r.list(context.WithoutCancel(ctx), b, "/work")
-		if lerr == nil {
-			// mtime has whole seconds in the listing: a file written in the second the exec
-			// started counts as new.
-			cut := started.Truncate(time.Second)
-			for _, f := range files {
-				if !f.IsDir && !f.ModTime.Before(cut) {
-					res.NewFiles = append(res.NewFiles, f)
-				}
-			}
-		}
-		return nil
+		res, err = r.runInBox(ctx, s.box.Load(), p, s)
+		return err
 	})
 	return res, err
 }
@@ -309,7 +294,7 @@ const maxList = 5000
 // list runs find and stat in the container: size, raw mode in hex, mtime, name.
 func (r *Runtime) list(ctx context.Context, b *box, dir string) ([]FileInfo, error) {
 	const script = `[ -d "$1" ] || { echo "no such directory" >&2; exit 3; }
-find "$1" -mindepth 1 -maxdepth 4 -exec stat -c '%s %f %Y %n' -- {} + 2>/dev/null | head -n ` + "5000"
+find "$1" -mindepth 1 -maxdepth 4 -exec stat -c '%s %f %.9Y %n' -- {} + 2>/dev/null | head -n ` + "5000"
 	out, err := r.exec(ctx, b, execReq{
 		argv:     []string{"sh", "-c", script, "sh", dir},
 		user:     codeUser,
@@ -326,8 +311,8 @@ find "$1" -mindepth 1 -maxdepth 4 -exec stat -c '%s %f %Y %n' -- {} + 2>/dev/nul
 	return parseListing(string(out.stdout.buf)), nil
 }
 
-// parseListing reads the lines of `stat -c '%s %f %Y %n'`. Lines that do not parse (a name
-// with a newline) are skipped.
+// parseListing reads the lines of `stat -c '%s %f %.9Y %n'` (GNU stat; whole seconds from
+// others). Lines that do not parse (a name with a newline) are skipped.
 func parseListing(s string) []FileInfo {
 	var files []FileInfo
 	for _, line := range strings.Split(s, "\n") {
@@ -337,19 +322,39 @@ func parseListing(s string) []FileInfo {
 		}
 		size, err1 := strconv.ParseInt(parts[0], 10, 64)
 		raw, err2 := strconv.ParseUint(parts[1], 16, 32)
-		mtime, err3 := strconv.ParseInt(parts[2], 10, 64)
+		mtime, err3 := parseEpoch(parts[2])
 		if err1 != nil || err2 != nil || err3 != nil {
 			continue
 		}
 		isDir := raw&0o170000 == 0o040000
 		files = append(files, FileInfo{
-			Path: parts[3], Size: size, Mode: uint32(raw & 0o7777), ModTime: time.Unix(mtime, 0), IsDir: isDir,
+			Path: parts[3], Size: size, Mode: uint32(raw & 0o7777), ModTime: mtime, IsDir: isDir,
 		})
 		if len(files) >= maxList {
 			break
 		}
 	}
 	return files
+}
+
+// parseEpoch reads "1700000000" or "1700000000.123456789".
+func parseEpoch(s string) (time.Time, error) {
+	secs, frac, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var nsec int64
+	if frac != "" {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		frac += strings.Repeat("0", 9-len(frac))
+		if nsec, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return time.Unix(sec, nsec), nil
 }
 
 // CloseSession removes the session's container and files. A running exec ends with it.

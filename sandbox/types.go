@@ -43,6 +43,12 @@ type Spec struct {
 	MaxOutputBytes int64
 	// Progress, when set, is called about every second while the code runs.
 	Progress func(elapsed time.Duration)
+	// CollectFiles, when above 0, makes Run list the files under /work the run created or
+	// changed (Result.NewFiles) and return the data of those that fit (Result.Files): each at
+	// most max_file_bytes, all together at most CollectFiles, in NewFiles order. It costs two
+	// execs after the code (about 100 ms), so it is off by default. Exec lists NewFiles anyway
+	// and ignores it (read files with ReadFile).
+	CollectFiles int64
 }
 
 // Why the platform stopped code (Result.Stopped).
@@ -69,10 +75,11 @@ type Result struct {
 	// finished on its own.
 	Stopped string
 	Detail  string
-	// NewFiles lists files created or changed under /work by a session's exec. Run leaves it
-	// empty: its container is destroyed with its files right after the run, so listing them
-	// would only cost time.
+	// NewFiles lists the regular files under /work created or changed by a session's exec, or
+	// by a run that set Spec.CollectFiles (not the input files as written).
 	NewFiles []FileInfo
+	// Files holds the data of the NewFiles that fit Spec.CollectFiles (Run only).
+	Files []File
 }
 
 // FileInfo describes a file in a container.

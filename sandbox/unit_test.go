@@ -179,7 +179,7 @@ func TestParseCounters(t *testing.T) {
 }
 
 func TestParseListing(t *testing.T) {
-	in := "12 81a4 1700000000 /work/a b.txt\n0 41ed 1700000001 /work/dir\nbroken line\n5 81ed x /work/bad\n"
+	in := "12 81a4 1700000000 /work/a b.txt\n0 41ed 1700000001.250000000 /work/dir\nbroken line\n5 81ed x /work/bad\n"
 	got := parseListing(in)
 	if len(got) != 2 {
 		t.Fatalf("got %+v", got)
@@ -187,7 +187,7 @@ func TestParseListing(t *testing.T) {
 	if got[0].Path != "/work/a b.txt" || got[0].Size != 12 || got[0].Mode != 0o644 || got[0].IsDir || got[0].ModTime.Unix() != 1700000000 {
 		t.Errorf("file: %+v", got[0])
 	}
-	if !got[1].IsDir || got[1].Mode != 0o755 {
+	if !got[1].IsDir || got[1].Mode != 0o755 || got[1].ModTime.UnixNano() != 1700000001250000000 {
 		t.Errorf("dir: %+v", got[1])
 	}
 }
