@@ -39,6 +39,7 @@ import (
 	"github.com/mcphub/mcphub/egress"
 	"github.com/mcphub/mcphub/servers/knowledge/chunk"
 	"github.com/mcphub/mcphub/servers/knowledge/embed"
+	"github.com/mcphub/mcphub/servers/knowledge/pgstore"
 	"github.com/mcphub/mcphub/servers/knowledge/store"
 	"github.com/mcphub/mcphub/servers/knowledge/store/sqlite"
 	"github.com/mcphub/mcphub/servers/registry"
@@ -66,6 +67,11 @@ type Config struct {
 	// Watch re-indexes files as they change, through file-system notifications. The periodic
 	// scan (scan_interval) runs either way. The default is true.
 	Watch *bool `yaml:"watch"`
+	// PostgresDSN keeps the index in PostgreSQL (full-text search, and pgvector when the
+	// extension is installed) instead of SQLite at <data_dir>/knowledge/index.db, so that
+	// several hubs share one index. Take it from the environment ("${KNOWLEDGE_PG_DSN}"); it is
+	// never logged. The default is empty (SQLite).
+	PostgresDSN string `yaml:"postgres_dsn"`
 	// ScanInterval is how often every collection's files are compared with the index by size
 	// and modification time, the fallback for changes notifications miss (network file
 	// systems, too many directories to watch). At least 1s. The default is 5m.
@@ -307,11 +313,20 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 	s.policy = pol
 	s.client = pol.Client(egress.ClientOptions{Timeout: 60 * time.Second})
 
-	st, err := sqlite.Open(ctx, filepath.Join(s.dataDir, "index.db"))
-	if err != nil {
-		return fmt.Errorf("opening the knowledge index: %w", err)
+	if s.cfg.PostgresDSN != "" {
+		// pgstore's errors never quote the DSN.
+		st, err := pgstore.Open(ctx, s.cfg.PostgresDSN, pgstore.Options{})
+		if err != nil {
+			return err
+		}
+		s.st = st
+	} else {
+		st, err := sqlite.Open(ctx, filepath.Join(s.dataDir, "index.db"))
+		if err != nil {
+			return fmt.Errorf("opening the knowledge index: %w", err)
+		}
+		s.st = st
 	}
-	s.st = st
 
 	s.byName = map[string]*collection{}
 	for _, cc := range s.cfg.Collections {

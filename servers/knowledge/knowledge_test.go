@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mcphub/mcphub/configs"
+	"github.com/mcphub/mcphub/internal/testenv"
 	"github.com/mcphub/mcphub/servers/registry"
 	"github.com/mcphub/mcphub/servers/registry/registrytest"
 )
@@ -455,5 +456,44 @@ func TestKeywordOnlyWithoutEmbedder(t *testing.T) {
 	}
 	if _, ok := th.tools["knowledge_ingest"]; ok {
 		t.Error("knowledge_ingest served without a writable collection")
+	}
+}
+
+// TestServerOnPostgres runs the server on the PostgreSQL store: indexing, the three modes, a
+// document read; the DSN stays out of results.
+func TestServerOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	dsn := testenv.StartPostgres(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "docs", "cars.md"), "# Cars\n\nA car has four wheels.\n")
+	writeFile(t, filepath.Join(dir, "docs", "zebra.txt"), "Zebra crossings are striped.\n")
+	th := buildHub(t, fmt.Sprintf(`data_dir: %s
+egress: {allow: [127.0.0.1/32]}
+servers:
+  knowledge:
+    enabled: true
+    postgres_dsn: %q
+    embedder: {kind: openai, url: %q, model: fake-embed}
+    collections: [{name: docs, paths: [%q]}]
+`, filepath.Join(dir, "data"), dsn, embeddingServer(t), filepath.Join(dir, "docs", "*")))
+	th.waitReady()
+	for _, c := range []struct{ query, mode, want string }{
+		{"zebra", "keyword", "docs/zebra.txt"},
+		{"automobile", "semantic", "docs/cars.md"},
+		{"wheels automobile", "hybrid", "docs/cars.md"},
+	} {
+		res, out := th.call("knowledge_search", map[string]any{"query": c.query, "mode": c.mode})
+		if got := hitPaths(out); res.IsError || len(got) == 0 || got[0] != c.want {
+			t.Errorf("%s %q: %v %s", c.mode, c.query, got, text(res))
+		}
+	}
+	res, out := th.call("knowledge_get_document", map[string]any{"path": "kb://docs/cars.md"})
+	if res.IsError || out["text"] != "# Cars\n\nA car has four wheels." {
+		t.Errorf("get_document: %s", text(res))
+	}
+	if _, out := th.call("knowledge_list_collections", map[string]any{}); strings.Contains(fmt.Sprint(out), dsn) {
+		t.Error("the DSN appears in list_collections")
 	}
 }
