@@ -264,7 +264,9 @@ func (r *Runtime) runInBox(ctx context.Context, b *box, p *plan, sess *session) 
 	if swept > 0 {
 		res.Detail = strings.TrimSpace(res.Detail + fmt.Sprintf(" %d process(es) the code left running in the background were stopped: an exec's processes end with it.", swept))
 	}
-	if (sess != nil || p.collect > 0) && !out.unrecovered && !(sess == nil && stoppedByUs(out)) {
+	// A run's container is dead once the code was stopped; a session's lives on.
+	containerAlive := !out.unrecovered && (sess != nil || !stoppedByUs(out))
+	if (sess != nil || p.collect > 0) && containerAlive {
 		r.collect(context.WithoutCancel(ctx), b, res, started, p.collect)
 	}
 	return res, nil
