@@ -787,3 +787,74 @@ func FuzzFormatExec(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSessionURI(t *testing.T) {
+	tests := []struct{ uri, id, path, err string }{
+		{uri: "sandbox://session/abcdefgh12345678/work/out.csv", id: "abcdefgh12345678", path: "/work/out.csv"},
+		{uri: "sandbox://session/abcdefgh12345678/tmp/x", id: "abcdefgh12345678", path: "/tmp/x"},
+		{uri: "sandbox://session/abcdefgh12345678/etc/passwd", err: "outside"},
+		{uri: "sandbox://session/abcdefgh12345678/work/../etc/passwd", err: "outside"},
+		{uri: "sandbox://session/abcdefgh12345678", err: "names no file"},
+		{uri: "sandbox://session/x/work/a", err: "not a sandbox session handle"},
+		{uri: "kb://docs/a", err: "not a sandbox session file URI"},
+	}
+	for _, tt := range tests {
+		id, p, err := parseSessionURI(tt.uri)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("parseSessionURI(%q) = %q %q %v, want error %q", tt.uri, id, p, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || id != tt.id || p != tt.path {
+			t.Errorf("parseSessionURI(%q) = %q %q %v", tt.uri, id, p, err)
+		}
+	}
+}
+
+func TestSessionFileResource(t *testing.T) {
+	eng := newFakeEngine()
+	s := newTestServer(eng)
+	a := withIdentity("agent-a")
+	sess, _ := eng.CreateSession(a, "agent-a")
+	_ = eng.WriteFile(a, sess, sandbox.File{Path: "/work/out.csv", Data: []byte("a,b\n")})
+	_ = eng.WriteFile(a, sess, sandbox.File{Path: "/work/data.bin", Data: []byte{0, 1, 2}})
+	read := func(ctx context.Context, uri string) ([]mcp.ResourceContents, error) {
+		req := mcp.ReadResourceRequest{}
+		req.Params.URI = uri
+		return s.ResourceTemplates()[0].Handler(ctx, req)
+	}
+	got, err := read(a, sessionFileURI(sess.ID, "/work/out.csv"))
+	if err != nil || len(got) != 1 || got[0].(mcp.TextResourceContents).Text != "a,b\n" {
+		t.Fatalf("text file: %+v %v", got, err)
+	}
+	got, err = read(a, sessionFileURI(sess.ID, "/work/data.bin"))
+	if err != nil || got[0].(mcp.BlobResourceContents).Blob != base64.StdEncoding.EncodeToString([]byte{0, 1, 2}) {
+		t.Fatalf("binary file: %+v %v", got, err)
+	}
+	for _, tc := range []struct {
+		ctx context.Context
+		uri string
+	}{
+		{withIdentity("agent-b"), sessionFileURI(sess.ID, "/work/out.csv")},
+		{a, sessionFileURI(sess.ID, "/work/missing")},
+		{a, "sandbox://session/" + sess.ID + "/etc/passwd"},
+	} {
+		if _, err := read(tc.ctx, tc.uri); !errors.Is(err, registry.ErrResourceNotFound) {
+			t.Errorf("%s as %s: %v, want not found", tc.uri, registry.Identity(tc.ctx), err)
+		}
+	}
+
+	// An exec that wrote a CSV links it as a resource.
+	eng.result = &sandbox.Result{NewFiles: []sandbox.FileInfo{{Path: "/work/out.csv", Size: 4}}}
+	res := call(a, s, "sandbox_exec", map[string]any{"session_id": sess.ID, "command": []any{"true"}})
+	var link *mcp.ResourceLink
+	for _, c := range res.Content {
+		if l, ok := c.(mcp.ResourceLink); ok {
+			link = &l
+		}
+	}
+	if link == nil || link.URI != sessionFileURI(sess.ID, "/work/out.csv") {
+		t.Errorf("exec result links %+v; content %+v", link, res.Content)
+	}
+}

@@ -158,7 +158,13 @@ func (s *Server) handleReadFile(ctx context.Context, req mcp.CallToolRequest) (*
 	if err != nil {
 		return s.engineError(err), nil
 	}
-	return formatRead(abs, data, size, offset, limit, encoding, s.cfg.ResultBudgetBytes, s.cfg.MaxFileBytes), nil
+	res = formatRead(abs, data, size, offset, limit, encoding, s.cfg.ResultBudgetBytes, s.cfg.MaxFileBytes)
+	if out, ok := res.StructuredContent.(readFileResult); ok && out.NextOffset != nil && offset == 0 && size <= maxResourceRead {
+		// A client that reads resources can take the whole file in one read.
+		res.Content = append(res.Content, mcp.NewResourceLink(sessionFileURI(sess.ID, abs), abs,
+			fmt.Sprintf("the whole file, %d bytes", size), ""))
+	}
+	return res, nil
 }
 
 // nonNegativeInt reads an optional whole-number argument.

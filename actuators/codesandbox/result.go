@@ -38,7 +38,7 @@ type fileEntry struct {
 	Path     string `json:"path" jsonschema_description:"Absolute path in the sandbox."`
 	Size     int64  `json:"size" jsonschema_description:"Size in bytes."`
 	MIMEType string `json:"mime_type,omitempty" jsonschema_description:"Detected media type, when the content was seen."`
-	Returned string `json:"returned" jsonschema_description:"How the content came back: image (image content), text or base64 (embedded resource), partial_text (the start only), or none."`
+	Returned string `json:"returned" jsonschema_description:"How the content came back: image (image content), text or base64 (embedded resource), partial_text (the start only), resource_link (a link to read it with resources/read), or none."`
 }
 
 // Ways a file comes back.
@@ -48,6 +48,7 @@ const (
 	returnedBase64  = "base64"
 	returnedPartial = "partial_text"
 	returnedNone    = "none"
+	returnedLink    = "resource_link"
 )
 
 // outFile is a file of a run's result, with its content when the runtime handed it over.
@@ -77,6 +78,9 @@ type formatParams struct {
 	notes     []string
 	// moreFiles says how to get a file the result could not carry.
 	moreFiles string
+	// linkPrefix, when set, turns each file the result could not carry into a resource link:
+	// the prefix plus the file's absolute path (sessions, whose files outlive the call).
+	linkPrefix string
 }
 
 // formatExec turns a run's result into the tool result: a text a model reads, structured content
@@ -159,7 +163,7 @@ func buildExec(r *sandbox.Result, stdout, stderr string, files []outFile, p form
 		listing += len(f.path) + 80
 	}
 	left := p.budget - len(execText(&out)) - listing - 1024
-	content, entries, fileNotes := fileContents(files, left, p.moreFiles)
+	content, entries, fileNotes := fileContents(files, left, p.moreFiles, p.linkPrefix)
 	out.Files = entries
 	out.Notes = append(out.Notes, fileNotes...)
 	return out, content
@@ -297,7 +301,7 @@ func execText(r *execResult) string {
 // fileContents returns the content items for files within budget bytes (images first, then text,
 // then binary; whole files only, except the start of a long text file), the entries describing
 // every file, and notes for what did not fit.
-func fileContents(files []outFile, budget int, moreFiles string) ([]mcp.Content, []fileEntry, []string) {
+func fileContents(files []outFile, budget int, moreFiles, linkPrefix string) ([]mcp.Content, []fileEntry, []string) {
 	if len(files) == 0 {
 		return nil, nil, nil
 	}
@@ -361,11 +365,26 @@ func fileContents(files []outFile, budget int, moreFiles string) ([]mcp.Content,
 			}
 		}
 	}
-	names := 0
-	for _, e := range entries {
-		if e.Returned == returnedNone {
-			names++
+	names, links := 0, 0
+	for i, e := range entries {
+		if e.Returned != returnedNone {
+			continue
 		}
+		if linkPrefix != "" {
+			uri := linkPrefix + e.Path
+			if cost := 2*len(uri) + 96; cost <= left {
+				content = append(content, mcp.NewResourceLink(uri, e.Path, fmt.Sprintf("%d bytes", e.Size), e.MIMEType))
+				entries[i].Returned = returnedLink
+				left -= cost
+				links++
+				continue
+			}
+		}
+		names++
+	}
+	if links > 0 {
+		notes = append(notes, fmt.Sprintf("%d file(s) are linked as resources: read one whole with resources/read, "+
+			"or in parts with sandbox_read_file", links))
 	}
 	if names > 0 {
 		note := fmt.Sprintf("%d file(s) came back as names only", names)

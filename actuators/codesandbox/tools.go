@@ -231,8 +231,8 @@ func (s *Server) execTool() registry.Tool {
 				"stdout and stderr (separately), exit code and duration. The working directory is /work, which keeps its "+
 				"files between calls; each call is a new process (variables do not survive; files do). Give language "+
 				"and code, or command as an argument vector run without a shell. Images (png, jpeg, gif, webp) the "+
-				"code writes under /work come back as image content; other new files are listed, to read with "+
-				"sandbox_read_file. Limits on time, memory and processes apply per call: when one stops the code, "+
+				"code writes under /work come back as image content; other new files as resource links (read them "+
+				"with resources/read, or in parts with sandbox_read_file). Limits on time, memory and processes apply per call: when one stops the code, "+
 				"stopped and reason say which."),
 			sessionIDOption(),
 			mcp.WithString("language", mcp.Enum(languages...), mcp.Description(languageDoc+" Required with code.")),
@@ -274,8 +274,9 @@ func (s *Server) handleExec(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 		return s.engineError(err), nil
 	}
 	files, fileNotes := s.sessionImages(ctx, eng, sess, r)
-	return formatExec(r, files, s.formatParams(spec.Timeout, sess.ID, append(notes, fileNotes...),
-		"they are in the session: read them with sandbox_read_file")), nil
+	p := s.formatParams(spec.Timeout, sess.ID, append(notes, fileNotes...), "they are in the session: read them with sandbox_read_file")
+	p.linkPrefix = sessionURIPrefix + sess.ID
+	return formatExec(r, files, p), nil
 }
 
 // sessionImages returns the files an exec created or changed, with the content of the images

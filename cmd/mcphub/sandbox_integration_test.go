@@ -324,8 +324,21 @@ func exerciseSandboxSession(ctx context.Context, t *testing.T, cs *sdk.ClientSes
 	}
 
 	// A text file read in parts reassembles to the whole; binary comes back as base64.
-	mustRun(ctx, t, cs, "sandbox_exec", map[string]any{"session_id": id, "language": "python",
+	_, res = mustRun(ctx, t, cs, "sandbox_exec", map[string]any{"session_id": id, "language": "python",
 		"code": "open('big.txt','w').write(''.join(f'line {i}\\n' for i in range(5000)))\nopen('bin.dat','wb').write(bytes(range(256)))"})
+	// Files the exec wrote come back as resource links, and a link reads the whole file.
+	var bigURI string
+	for _, c := range res.Content {
+		if l, ok := c.(*sdk.ResourceLink); ok && l.Name == "/work/big.txt" {
+			bigURI = l.URI
+		}
+	}
+	if bigURI == "" {
+		t.Errorf("the exec result links no /work/big.txt: %s", resultText(res))
+	} else if rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: bigURI}); err != nil || len(rr.Contents) != 1 ||
+		!strings.HasPrefix(rr.Contents[0].Text, "line 0\nline 1\n") || !strings.HasSuffix(rr.Contents[0].Text, "line 4999\n") {
+		t.Errorf("resources/read %s: %v", bigURI, err)
+	}
 	var whole strings.Builder
 	offset := 0.0
 	for range 100 {
@@ -477,6 +490,15 @@ func TestIntegrationSandboxIdentities(t *testing.T) {
 		if resultText(resB) != resultText(resUnknown) {
 			t.Errorf("%s: agent-a's handle answers %q, an unknown one %q: handles can be probed", name, resultText(resB), resultText(resUnknown))
 		}
+	}
+
+	// Nor can agent-b read the session's files as resources.
+	uri := "sandbox://session/" + id + "/work/secret.txt"
+	if rr, err := b.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri}); err == nil {
+		t.Errorf("agent-b read %s: %+v", uri, rr.Contents)
+	}
+	if rr, err := a.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri}); err != nil || rr.Contents[0].Text != "a's secret" {
+		t.Errorf("agent-a reads %s: %v", uri, err)
 	}
 
 	// The owner's handle works from a fresh connection, and nothing of b's attempts landed.
