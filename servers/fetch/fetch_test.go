@@ -527,3 +527,30 @@ func FuzzCutPage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckURL: whatever the url argument, checkURL (parsing, international names, the
+// policy's checks that need no DNS) never panics, and what it accepts is an absolute http or
+// https URL with a host and no credentials, refused otherwise with a message.
+func FuzzCheckURL(f *testing.F) {
+	for _, seed := range []string{"http://example.com/", "https://bücher.example:8443/a?b#c", "file:///etc/passwd",
+		"http://[::ffff:127.0.0.1]/", "http://user:pw@host/", "javascript:alert(1)", "//host/path", "http://%zz", "http://a\u00a0b/",
+		"HTTP://EXAMPLE.COM", "http://169.254.169.254/", "http://[fe80::1%25eth0]/", "http://0x7f.1/", ""} {
+		f.Add(seed)
+	}
+	s := New().(*Server)
+	if err := s.Provision(context.Background(), registry.Env{Config: configs.Default()}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, msg := s.checkURL(raw)
+		if msg != "" {
+			if u != nil {
+				t.Fatalf("%q: refused (%s) but returned a URL", raw, msg)
+			}
+			return
+		}
+		if sc := strings.ToLower(u.Scheme); sc != "http" && sc != "https" || u.Hostname() == "" || u.User != nil {
+			t.Fatalf("%q: accepted as %q", raw, u)
+		}
+	})
+}
