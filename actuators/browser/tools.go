@@ -782,26 +782,21 @@ func (s *Server) consoleMessagesTool() registry.Tool {
 				items := append([]consoleEntry(nil), t.console.items...)
 				dropped := t.console.dropped
 				t.mu.Unlock()
-				var b strings.Builder
-				if dropped > 0 {
-					fmt.Fprintf(&b, "(%d older messages were dropped)\n", dropped)
-				}
-				n := 0
+				var lines []string
 				for _, e := range items {
 					if only && e.Level != "error" {
 						continue
 					}
-					n++
-					fmt.Fprintf(&b, "[%s] %s", e.Level, e.Text)
+					line := "[" + e.Level + "] " + e.Text
 					if e.URL != "" {
-						b.WriteString(" (" + e.URL + ")")
+						line += " (" + e.URL + ")"
 					}
-					b.WriteByte('\n')
+					lines = append(lines, line)
 				}
-				if n == 0 {
-					b.WriteString("no console messages\n")
+				if len(lines) == 0 {
+					return mcp.NewToolResultText("no console messages\n"), nil
 				}
-				return mcp.NewToolResultText(b.String()), nil
+				return mcp.NewToolResultText(newestThatFit(lines, dropped, s.budget, "messages")), nil
 			})
 		},
 	}
@@ -819,27 +814,25 @@ func (s *Server) networkRequestsTool() registry.Tool {
 			return s.run(ctx, req, func(_ context.Context, c *call) (*mcp.CallToolResult, error) {
 				t := c.tab()
 				t.mu.Lock()
-				var b strings.Builder
-				if t.network.dropped > 0 {
-					fmt.Fprintf(&b, "(%d older requests were dropped)\n", t.network.dropped)
-				}
+				dropped := t.network.dropped
+				lines := make([]string, 0, len(t.network.items))
 				for _, e := range t.network.items {
-					fmt.Fprintf(&b, "%s %s [%s]", e.Method, e.URL, e.Type)
+					line := fmt.Sprintf("%s %s [%s]", e.Method, e.URL, e.Type)
 					switch {
 					case e.Refusal != "":
-						b.WriteString(" BLOCKED: " + e.Refusal)
+						line += " BLOCKED: " + e.Refusal
 					case e.Failed != "":
-						b.WriteString(" failed: " + e.Failed)
+						line += " failed: " + e.Failed
 					case e.Status != 0:
-						fmt.Fprintf(&b, " => %d", e.Status)
+						line += fmt.Sprintf(" => %d", e.Status)
 					}
-					b.WriteByte('\n')
-				}
-				if len(t.network.items) == 0 {
-					b.WriteString("no requests\n")
+					lines = append(lines, line)
 				}
 				t.mu.Unlock()
-				return mcp.NewToolResultText(b.String()), nil
+				if len(lines) == 0 {
+					return mcp.NewToolResultText("no requests\n"), nil
+				}
+				return mcp.NewToolResultText(newestThatFit(lines, dropped, s.budget, "requests")), nil
 			})
 		},
 	}
@@ -896,4 +889,26 @@ func (s *Server) closeTool() registry.Tool {
 			return mcp.NewToolResultText("closed browser session " + sess.handle), nil
 		},
 	}
+}
+
+// newestThatFit renders the newest lines that fit the output budget, oldest first, saying how
+// many older ones were left out.
+func newestThatFit(lines []string, dropped, budget int, what string) string {
+	room := max(1024, budget-snapshotHeaderReserve)
+	first := len(lines)
+	for size := 0; first > 0 && size+len(lines[first-1])+1 <= room; first-- {
+		size += len(lines[first-1]) + 1
+	}
+	if first == len(lines) { // one line larger than the budget: show it cut
+		first = len(lines) - 1
+		lines[first] = truncate(lines[first], room)
+	}
+	var b strings.Builder
+	if left := dropped + first; left > 0 {
+		fmt.Fprintf(&b, "(%d older %s not shown: the log keeps the newest, and this result shows what fits)\n", left, what)
+	}
+	for _, l := range lines[first:] {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
 }

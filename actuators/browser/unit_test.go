@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -94,5 +95,22 @@ func TestValidate(t *testing.T) {
 	}
 	if err := New().(*Server).Validate(); err != nil {
 		t.Errorf("defaults invalid: %v", err)
+	}
+}
+
+func TestNewestThatFit(t *testing.T) {
+	var lines []string
+	for i := range 1000 {
+		lines = append(lines, strings.Repeat("x", 90)+fmt.Sprint(i))
+	}
+	out := newestThatFit(lines, 5, 8192, "messages")
+	if len(out) > 8192 || !strings.HasSuffix(out, "999\n") || !strings.Contains(out, "older messages not shown") {
+		t.Errorf("newestThatFit: %d bytes, tail %q", len(out), out[len(out)-20:])
+	}
+	if out := newestThatFit([]string{"a", "b"}, 0, 8192, "requests"); out != "a\nb\n" {
+		t.Errorf("small log: %q", out)
+	}
+	if out := newestThatFit([]string{strings.Repeat("y", 10000)}, 0, 4096, "requests"); len(out) > 4096 {
+		t.Errorf("one huge line: %d bytes", len(out))
 	}
 }
