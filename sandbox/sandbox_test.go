@@ -303,3 +303,126 @@ func TestIntegrationParallel(t *testing.T) {
 		t.Errorf("after the parallel runs: %+v", res)
 	}
 }
+
+// TestIntegrationReaper: leftovers of an earlier process of the same instance go at Start, and
+// unknown ones later go with the periodic sweep, while the pool's and sessions' stay.
+func TestIntegrationReaper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs a Docker Engine")
+	}
+	testenv.RequireDocker(t)
+	ctx := context.Background()
+	var raw [6]byte
+	_, _ = rand.Read(raw[:])
+	instance := "test-reap-" + hex.EncodeToString(raw[:])
+	// A "crashed hub": a runtime that made a session and pool containers and never closed.
+	crashed, err := New(Config{PoolSize: 1}, instance, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, reason, _ := crashed.Ready(ctx); !ok {
+		testenvMissing(t, reason)
+	}
+	if _, err := crashed.CreateSession(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crashed.startBox(ctx, rolePool, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	crashed.stopBg()
+
+	r, err := New(Config{PoolSize: 1}, instance, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := r.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		assertNothingLeft(t, "", instance)
+	}()
+	waitPoolFull(t, r)
+	sess, err := r.CreateSession(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filters.NewArgs(filters.Arg("label", labelOwner+"="+instance))
+	list, err := r.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 {
+		t.Errorf("after Start: %d containers of the instance, want 2 (the new pool's and session's): the crashed ones were not reaped", len(list))
+	}
+	// A leftover appearing later (a removal that failed, say): the periodic sweep takes it and
+	// nothing else.
+	stray, err := crashed.startBox(ctx, roleRun, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.reap(ctx, false)
+	if err != nil || n != 1 {
+		t.Errorf("periodic reap removed %d (%v), want 1", n, err)
+	}
+	if _, err := r.cli.ContainerInspect(ctx, stray.id); !isNotFound(err) {
+		t.Errorf("the stray container is still there: %v", err)
+	}
+	if res, err := r.Exec(ctx, sess, Spec{Language: Bash, Code: "echo ok"}); err != nil || string(res.Stdout) != "ok\n" {
+		t.Errorf("the session after the sweep: %+v %v", res, err)
+	}
+	waitPoolFull(t, r)
+	_ = crashed.cli.Close()
+}
+
+func testenvMissing(t *testing.T, reason string) {
+	t.Helper()
+	if testenv.InCI() {
+		t.Fatal(reason)
+	}
+	t.Skip(reason)
+}
+
+// TestIntegrationNotReady: a missing image or an unknown runtime makes the runtime not ready
+// with the reason and the fix, and runs fail with ErrNotReady in plain words.
+func TestIntegrationNotReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs a Docker Engine")
+	}
+	testenv.RequireDocker(t)
+	ctx := context.Background()
+	r, err := New(Config{Image: "mcphub-sandbox-missing:none"}, "test-notready", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	ok, reason, fix := r.Ready(ctx)
+	if ok || !strings.Contains(reason, "mcphub-sandbox-missing:none") || !strings.Contains(fix, "make sandbox-image") {
+		t.Errorf("Ready = %v %q %q", ok, reason, fix)
+	}
+	_, err = r.Run(ctx, Spec{Language: Python, Code: "print(1)"})
+	if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "make sandbox-image") {
+		t.Errorf("Run with no image: %v", err)
+	}
+	r2, err := New(Config{Runtime: "no-such-runtime"}, "test-notready2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close(ctx)
+	if ok, reason, fix := r2.Ready(ctx); ok || !strings.Contains(reason, "no-such-runtime") || !strings.Contains(fix, "runtime") {
+		t.Errorf("Ready with an unknown runtime = %v %q %q", ok, reason, fix)
+	}
+	r3, err := New(Config{DockerHost: "unix:///nonexistent/docker.sock"}, "test-notready3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r3.Close(ctx)
+	if ok, reason, fix := r3.Ready(ctx); ok || !strings.Contains(reason, "not reachable") || !strings.Contains(fix, "dockerd") {
+		t.Errorf("Ready with no engine = %v %q %q", ok, reason, fix)
+	}
+	if err := r3.Start(ctx); err != nil {
+		t.Errorf("Start with no engine: %v (it should only log)", err)
+	}
+}
