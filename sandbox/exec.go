@@ -244,8 +244,11 @@ func (r *Runtime) exec(ctx context.Context, b *box, q execReq) (*execOut, error)
 	}
 	// The stream ends when the process has exited and its output drained (the engine waits up
 	// to 2 s for background holders of the pipes); ask for the exit code until it is there.
+	// A fresh deadline: the code may have run for minutes.
+	ictx, icancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+	defer icancel()
 	for i := 0; i < 200; i++ {
-		ins, err := r.cli.ContainerExecInspect(actx, created.ID)
+		ins, err := r.cli.ContainerExecInspect(ictx, created.ID)
 		if err != nil {
 			if isGoneOrStopped(err) || so.timedOut || so.cancelled || so.flooded {
 				break // the container was killed with it

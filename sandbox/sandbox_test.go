@@ -426,3 +426,24 @@ func TestIntegrationNotReady(t *testing.T) {
 		t.Errorf("Start with no engine: %v (it should only log)", err)
 	}
 }
+
+// TestIntegrationLongExec: code that runs for seconds reports progress about every second and
+// still gets its exit code.
+func TestIntegrationLongExec(t *testing.T) {
+	r := newTestRuntime(t, nil)
+	var progress []time.Duration
+	var mu sync.Mutex
+	res := run(t, r, Spec{Language: Bash, Code: "sleep 3; exit 7", Timeout: 10 * time.Second, Progress: func(d time.Duration) {
+		mu.Lock()
+		progress = append(progress, d)
+		mu.Unlock()
+	}})
+	if res.ExitCode != 7 || res.Stopped != "" {
+		t.Errorf("exit %d stopped %q", res.ExitCode, res.Stopped)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(progress) < 2 {
+		t.Errorf("progress called %d times in 3 s, want about every second", len(progress))
+	}
+}
