@@ -27,8 +27,11 @@ const (
 	maxURLLen   = 4096
 	minMaxBytes = 256
 	maxMaxBytes = 1 << 20
-	// resultReserve leaves room in the output budget for the note that ends the text content.
-	resultReserve = 512
+	// resultReserve leaves room in the output budget for the header and the note around the
+	// page in the text content.
+	resultReserve = 1024
+	// headerFieldBytes bounds the title and the URL in the header of the text content.
+	headerFieldBytes = 200
 )
 
 // Formats of fetch_url.
@@ -409,11 +412,20 @@ func (s *Server) pageResult(res fetchResult, content string, chunkBytes int) *mc
 		res.Note = noteText(res.StartIndex, next, res.TotalChars, false, true)
 	}
 	text := chunk
-	if res.Note != "" {
-		text += "\n\n[" + res.Note + "]"
-	}
 	if strings.TrimSpace(text) == "" {
 		text = "[the page has no readable text: it may build its content with JavaScript, which fetch_url does not run]"
+	}
+	if res.StartIndex == 0 && res.Format != formatRaw {
+		// The first page of a converted page says what it is, for clients that show the model
+		// only the text (the structured content has it all).
+		header := "URL: " + clip(res.FinalURL, headerFieldBytes) + "\n\n"
+		if res.Title != "" {
+			header = "Title: " + clip(res.Title, headerFieldBytes) + "\n" + header
+		}
+		text = header + text
+	}
+	if res.Note != "" {
+		text += "\n\n[" + res.Note + "]"
 	}
 	out := mcp.NewToolResultText(text)
 	out.StructuredContent = json.RawMessage(encodeJSON(res))
