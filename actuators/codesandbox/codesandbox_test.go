@@ -832,16 +832,13 @@ func TestSessionFileResource(t *testing.T) {
 	if err != nil || got[0].(mcp.BlobResourceContents).Blob != base64.StdEncoding.EncodeToString([]byte{0, 1, 2}) {
 		t.Fatalf("binary file: %+v %v", got, err)
 	}
-	for _, tc := range []struct {
-		ctx context.Context
-		uri string
-	}{
-		{withIdentity("agent-b"), sessionFileURI(sess.ID, "/work/out.csv")},
-		{a, sessionFileURI(sess.ID, "/work/missing")},
-		{a, "sandbox://session/" + sess.ID + "/etc/passwd"},
+	for _, tc := range []struct{ identity, uri string }{
+		{"agent-b", sessionFileURI(sess.ID, "/work/out.csv")},
+		{"agent-a", sessionFileURI(sess.ID, "/work/missing")},
+		{"agent-a", "sandbox://session/" + sess.ID + "/etc/passwd"},
 	} {
-		if _, err := read(tc.ctx, tc.uri); !errors.Is(err, registry.ErrResourceNotFound) {
-			t.Errorf("%s as %s: %v, want not found", tc.uri, registry.Identity(tc.ctx), err)
+		if _, err := read(withIdentity(tc.identity), tc.uri); !errors.Is(err, registry.ErrResourceNotFound) {
+			t.Errorf("%s as %s: %v, want not found", tc.uri, tc.identity, err)
 		}
 	}
 

@@ -68,7 +68,7 @@ func (s *Server) readSessionFile(ctx context.Context, req mcp.ReadResourceReques
 	uri := req.Params.URI
 	id, abs, err := parseSessionURI(uri)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", registry.ErrResourceNotFound, err)
+		return nil, fmt.Errorf("%w: %w", registry.ErrResourceNotFound, err)
 	}
 	eng := s.engine()
 	if eng == nil {
@@ -82,7 +82,7 @@ func (s *Server) readSessionFile(ctx context.Context, req mcp.ReadResourceReques
 	switch {
 	case err != nil:
 		// The runtime's sentences say what is wrong with the path (missing, a directory).
-		return nil, fmt.Errorf("%w: %v", registry.ErrResourceNotFound, err)
+		return nil, fmt.Errorf("%w: %w", registry.ErrResourceNotFound, err)
 	case size > int64(len(data)):
 		return nil, fmt.Errorf("%s is %d bytes, more than one resource read returns (%d); read it in parts with sandbox_read_file",
 			abs, size, maxResourceRead)
