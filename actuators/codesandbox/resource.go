@@ -9,6 +9,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcphub/mcphub/sandbox"
 	"github.com/mcphub/mcphub/servers/registry"
 )
 
@@ -80,6 +81,8 @@ func (s *Server) readSessionFile(ctx context.Context, req mcp.ReadResourceReques
 	}
 	data, size, err := eng.ReadFile(ctx, sess, abs, maxResourceRead)
 	switch {
+	case errors.Is(err, sandbox.ErrNotReady) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return nil, err
 	case err != nil:
 		// The runtime's sentences say what is wrong with the path (missing, a directory).
 		return nil, fmt.Errorf("%w: %w", registry.ErrResourceNotFound, err)
