@@ -592,6 +592,25 @@ func TestHandlers(t *testing.T) {
 		t.Errorf("run spec %+v", sp)
 	}
 
+	if eng.specs[0].CollectFiles != int64(defaultResultBudget) {
+		t.Errorf("run collects %d bytes of files, want the result budget", eng.specs[0].CollectFiles)
+	}
+	// Files the run wrote come back from the runtime's collection: the image as image content,
+	// one it did not collect as a name.
+	img := pngBytes(t, 3, 3)
+	eng.result = &sandbox.Result{
+		NewFiles: []sandbox.FileInfo{{Path: "/work/p.png", Size: int64(len(img))}, {Path: "/work/huge.bin", Size: 50 << 20}},
+		Files:    []sandbox.File{{Path: "/work/p.png", Data: img}},
+	}
+	res = call(a, s, "sandbox_run", map[string]any{"language": "python", "code": "draw()"})
+	out := structured(t, res)
+	if len(out.Files) != 2 || out.Files[0].Returned != returnedImage || out.Files[1].Returned != returnedNone {
+		t.Errorf("run files %+v", out.Files)
+	}
+	if _, ok := res.Content[1].(mcp.ImageContent); !ok {
+		t.Errorf("content[1] = %#v, want the image", res.Content[1])
+	}
+
 	res = call(a, s, "sandbox_session_create", map[string]any{})
 	if res.IsError {
 		t.Fatal(textOf(res))

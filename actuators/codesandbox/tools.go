@@ -124,6 +124,8 @@ func (s *Server) handleRun(ctx context.Context, req mcp.CallToolRequest) (*mcp.C
 		return argResult(err), nil
 	}
 	spec.Progress = s.progress(ctx, req, spec.Timeout)
+	// Files beyond the result budget could not come back anyway.
+	spec.CollectFiles = int64(s.cfg.ResultBudgetBytes)
 	r, err := eng.Run(ctx, spec)
 	if err != nil {
 		return s.engineError(err), nil
@@ -132,13 +134,17 @@ func (s *Server) handleRun(ctx context.Context, req mcp.CallToolRequest) (*mcp.C
 		"to get them, run the code in a session (sandbox_session_create, sandbox_exec) and read them with sandbox_read_file")), nil
 }
 
-// runFiles returns the files a run produced. The run's container is gone by now, so only what
-// the runtime handed over can come back.
+// runFiles returns the files a run produced, with the data the runtime collected before it
+// destroyed the container (Spec.CollectFiles); the others come back as names.
 func runFiles(r *sandbox.Result) []outFile {
+	data := make(map[string][]byte, len(r.Files))
+	for _, f := range r.Files {
+		data[f.Path] = f.Data
+	}
 	files := make([]outFile, 0, len(r.NewFiles))
 	for _, f := range r.NewFiles {
 		if !f.IsDir {
-			files = append(files, outFile{path: f.Path, size: f.Size})
+			files = append(files, outFile{path: f.Path, size: f.Size, data: data[f.Path]})
 		}
 	}
 	return files
