@@ -409,7 +409,8 @@ func TestIntegrationBrowserTimeout(t *testing.T) {
 }
 
 func TestIntegrationBrowserHugePage(t *testing.T) {
-	ts := newTestServer(t, nil)
+	// The page is big and the machine may be busy: this test is about the snapshot's size.
+	ts := newTestServer(t, func(c *Config) { c.NavigationTimeout = configs.Duration(2 * time.Minute) })
 	srv := site(t)
 	h := handleOf(t, ts.mustCall(t, "browser_navigate", map[string]any{"url": srv.URL + "/huge"}))
 	snap := ts.mustCall(t, "browser_snapshot", map[string]any{"browser_session": h})
