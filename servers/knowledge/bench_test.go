@@ -146,12 +146,11 @@ func dirSize(dir string) int64 {
 
 // indexRun is one measured indexing of a corpus.
 type indexRun struct {
-	th       *testHub
-	chunks   int
-	took     time.Duration
-	peakMiB  float64
-	dataDir  string
-	embedder string
+	th      *testHub
+	chunks  int
+	took    time.Duration
+	peakMiB float64
+	dataDir string
 }
 
 // benchIndex indexes the corpus under docs into a fresh data dir and waits for the first pass.

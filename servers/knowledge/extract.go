@@ -48,10 +48,10 @@ var codeNames = map[string]bool{"makefile": true, "dockerfile": true, "container
 func kindOf(name, contentType string) string {
 	if contentType != "" {
 		mt, _, _ := mime.ParseMediaType(contentType)
-		switch {
-		case mt == "text/html" || mt == "application/xhtml+xml":
+		switch mt {
+		case "text/html", "application/xhtml+xml":
 			return kindHTML
-		case mt == "text/markdown" || mt == "text/x-markdown":
+		case "text/markdown", "text/x-markdown":
 			return kindMarkdown
 		}
 	}

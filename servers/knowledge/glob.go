@@ -37,7 +37,7 @@ func compileGlob(pattern string) (glob, error) {
 	}
 	abs, err := filepath.Abs(pattern)
 	if err != nil {
-		return glob{}, fmt.Errorf("cannot be made absolute: %v", err)
+		return glob{}, fmt.Errorf("cannot be made absolute: %w", err)
 	}
 	abs = filepath.ToSlash(abs)
 	segs := strings.Split(strings.TrimPrefix(abs, "/"), "/")
@@ -53,7 +53,7 @@ func compileGlob(pattern string) (glob, error) {
 				continue // a/**/**/b is a/**/b
 			}
 		} else if _, err := path.Match(s, ""); err != nil {
-			return glob{}, fmt.Errorf("has a malformed segment %q: %v", s, err)
+			return glob{}, fmt.Errorf("has a malformed segment %q: %w", s, err)
 		}
 		if hasMeta(s) {
 			meta = true
@@ -98,7 +98,7 @@ func (g glob) states(names []string) []bool {
 	closeStars(cur)
 	for _, name := range names {
 		next := make([]bool, len(g.segs)+1)
-		any := false
+		matched := false
 		for i := 0; i < len(g.segs); i++ {
 			if !cur[i] {
 				continue
@@ -106,16 +106,16 @@ func (g glob) states(names []string) []bool {
 			if g.segs[i] == "**" {
 				if !strings.HasPrefix(name, ".") {
 					next[i] = true
-					any = true
+					matched = true
 				}
 				continue
 			}
 			if matchSegment(g.segs[i], name) {
 				next[i+1] = true
-				any = true
+				matched = true
 			}
 		}
-		if !any {
+		if !matched {
 			return nil
 		}
 		closeStars(next)

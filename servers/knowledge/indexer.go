@@ -169,7 +169,7 @@ func (s *Server) scanCollection(ctx context.Context, c *collection) {
 		t, wasTouched := c.touched[f.key]
 		c.mu.Unlock()
 		changed := !ok || old.Size != f.size || !old.ModTime.Equal(f.mod.UTC()) || old.Source != f.abs
-		if changed && !(wasTouched && t.size == f.size && t.mod.Equal(f.mod)) {
+		if changed && (!wasTouched || t.size != f.size || !t.mod.Equal(f.mod)) {
 			s.indexFile(ctx, c, f, old.Hash)
 		}
 		c.mu.Lock()

@@ -274,7 +274,7 @@ func (s *Server) Validate() error {
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("is not a URL: %v", err)
+		return fmt.Errorf("is not a URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("must be an http or https URL, got %q", raw)

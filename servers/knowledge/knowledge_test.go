@@ -130,7 +130,6 @@ func writeFile(t testing.TB, path, content string) {
 type testHub struct {
 	t     *testing.T
 	hub   *registry.Hub
-	srv   *Server
 	tools map[string]server.ToolHandlerFunc
 }
 
@@ -143,7 +142,7 @@ func buildHub(t *testing.T, yaml string) *testHub {
 	h, err := registry.Build(context.Background(), registry.Options{
 		Config: cfg, Catalog: []registry.Factory{factory},
 		Metrics: registry.NewMetrics(prometheus.NewRegistry()),
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

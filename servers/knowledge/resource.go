@@ -33,7 +33,7 @@ func (s *Server) ResourceTemplates() []registry.ResourceTemplate {
 func (s *Server) readDocument(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 	coll, path, err := parseKBURI(req.Params.URI)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", registry.ErrResourceNotFound, err)
+		return nil, fmt.Errorf("%w: %w", registry.ErrResourceNotFound, err)
 	}
 	if s.byName[coll] == nil || s.st == nil {
 		return nil, fmt.Errorf("%w: no collection %q", registry.ErrResourceNotFound, coll)

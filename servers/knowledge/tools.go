@@ -423,7 +423,7 @@ func parseKBURI(uri string) (string, string, error) {
 	for i, seg := range segs {
 		u, err := url.PathUnescape(seg)
 		if err != nil {
-			return "", "", fmt.Errorf("%q: bad escape in the path: %v", uri, err)
+			return "", "", fmt.Errorf("%q: bad escape in the path: %w", uri, err)
 		}
 		segs[i] = u
 	}

@@ -155,7 +155,7 @@ func TestIdentifierParts(t *testing.T) {
 
 // checkInvariants holds for every input: chunks are bounded, ordered, inside the text, made of
 // its lines, and together cover every non-blank line.
-func checkInvariants(t *testing.T, kind Kind, text string, o Options, res Result) {
+func checkInvariants(t *testing.T, _ Kind, text string, o Options, res Result) {
 	t.Helper()
 	lines := SplitLines(strings.ToValidUTF8(text, "\uFFFD"))
 	if res.Lines != len(lines) {

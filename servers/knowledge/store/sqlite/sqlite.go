@@ -203,6 +203,7 @@ func (s *Store) Replace(ctx context.Context, doc store.Document, chunks []store.
 		return nil, fmt.Errorf("replacing %s/%s: %w", doc.Collection, doc.Path, err)
 	}
 	ids := make([]int64, len(chunks))
+	var blobs [][]byte // the quantised vectors, kept for the in-memory index
 	if len(chunks) > 0 {
 		insChunk, err := tx.PrepareContext(ctx, `INSERT INTO kb_chunks (doc_id, ordinal, heading, start_line, end_line, text)
 			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
@@ -231,7 +232,9 @@ func (s *Store) Replace(ctx context.Context, doc store.Document, chunks []store.
 				return nil, fmt.Errorf("replacing %s/%s: chunk %d: %w", doc.Collection, doc.Path, i, err)
 			}
 			if insVec != nil {
-				if _, err := insVec.ExecContext(ctx, ids[i], embedderID, quantize(vecs[i])); err != nil {
+				q := quantize(vecs[i])
+				blobs = append(blobs, q)
+				if _, err := insVec.ExecContext(ctx, ids[i], embedderID, q); err != nil {
 					return nil, fmt.Errorf("replacing %s/%s: vector %d: %w", doc.Collection, doc.Path, i, err)
 				}
 			}
@@ -243,9 +246,9 @@ func (s *Store) Replace(ctx context.Context, doc store.Document, chunks []store.
 	s.vmu.Lock()
 	if s.vix != nil {
 		s.vix.remove(old)
-		if vecs != nil && s.vix.embedder == embedderID {
-			for i, id := range ids {
-				s.vix.put(id, doc.Collection, doc.Path, quantize(vecs[i]))
+		if s.vix.embedder == embedderID {
+			for i, q := range blobs {
+				s.vix.put(ids[i], doc.Collection, doc.Path, q)
 			}
 		}
 	}
@@ -272,12 +275,12 @@ func deleteDoc(ctx context.Context, tx *sql.Tx, collection, path string) ([]int6
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, err
 		}
 		ids = append(ids, id)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
@@ -563,10 +566,8 @@ func (s *Store) SetVectors(ctx context.Context, embedderID string, ids []int64, 
 	}
 	defer st.Close()
 	type row struct {
-		id         int64
-		collection string
-		path       string
-		q          []byte
+		id int64
+		q  []byte
 	}
 	var stored []row
 	for i, id := range ids {
@@ -625,13 +626,13 @@ func (s *Store) Stats(ctx context.Context, embedderID string) (map[string]store.
 		var st store.CollectionStats
 		var last int64
 		if err := rows.Scan(&c, &st.Documents, &last, &st.Chunks); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, fmt.Errorf("counting the index: %w", err)
 		}
 		st.LastIndexed = time.Unix(0, last).UTC()
 		out[c] = st
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("counting the index: %w", err)
 	}

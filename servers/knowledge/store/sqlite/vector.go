@@ -32,7 +32,7 @@ func quantize(v []float32) []byte {
 	}
 	inv := 1 / scale
 	for i, x := range v {
-		out[4+i] = byte(int8(math.Round(float64(x * inv))))
+		out[4+i] = byte(int8(math.Round(float64(x * inv)))) //nolint:gosec // G115: |x*inv| <= 127; the byte holds the int8's bits
 	}
 	return out
 }
@@ -81,7 +81,7 @@ func (x *vectorIndex) put(id int64, collection, path string, q []byte) {
 	}
 	row := x.data[i*dim : (i+1)*dim]
 	for j := range row {
-		row[j] = int8(q[4+j])
+		row[j] = int8(q[4+j]) //nolint:gosec // G115: the byte holds an int8's bits (quantize)
 	}
 }
 
@@ -158,7 +158,7 @@ func (x *vectorIndex) search(v []float32, f store.Filter, limit int) ([]int64, [
 	qs := math.Float32frombits(binary.LittleEndian.Uint32(qb))
 	q := make([]int8, x.dim)
 	for i := range q {
-		q[i] = int8(qb[4+i])
+		q[i] = int8(qb[4+i]) //nolint:gosec // G115: the byte holds an int8's bits (quantize)
 	}
 	keep, err := x.filter(f)
 	if err != nil {
