@@ -216,10 +216,15 @@ func (p *Policy) resolve(ctx context.Context, shownURL, host string) ([]netip.Ad
 	if len(addrs) == 0 {
 		return nil, fmt.Errorf("resolving %s: no addresses", host)
 	}
-	for _, a := range addrs {
+	for i, a := range addrs {
+		// Go's resolver answers A records in the IPv4-mapped form (golang/go#53554): judge and
+		// dial them as the IPv4 addresses they are. A literal mapped address in a URL is still
+		// refused by CheckURL.
+		a = a.Unmap()
 		if err := p.checkIP(shownURL, host, a); err != nil {
 			return nil, err
 		}
+		addrs[i] = a
 	}
 	return addrs, nil
 }

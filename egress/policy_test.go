@@ -41,6 +41,8 @@ func mustPolicy(t testing.TB, allow, deny []string) *Policy {
 		"metadata.internal": {"169.254.169.254"},
 		"intranet.corp":     {"10.0.0.7"},
 		"api.corp":          {"10.0.0.8"},
+		"mapped.example":    {"::ffff:93.184.215.14"},
+		"mapped.corp":       {"::ffff:10.0.0.9"},
 	})
 }
 
@@ -92,6 +94,9 @@ func TestCheck(t *testing.T) {
 		{"broadcast", def, "http://255.255.255.255/", "reserved"},
 		{"documentation", def, "http://192.0.2.1/", "documentation"},
 		{"decimal ip", def, "http://2130706433/", "no such host"}, // Go does not read it as an IP; DNS fails
+		{"resolver's mapped answer", def, "http://mapped.example/", ""},
+		{"mapped private answer", def, "http://mapped.corp/", "10.0.0.9 is a private address"},
+		{"mapped answer allowed by pattern", allowLoop, "http://mapped.corp/", ""},
 		{"rebinding mix", def, "http://rebind.example/", "10.1.2.3 is a private address"},
 		{"allowed loopback", allowLoop, "http://127.0.0.1:8080/", ""},
 		{"allowed loopback not ::1", allowLoop, "http://[::1]/", "loopback"},
