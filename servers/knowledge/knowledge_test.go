@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -495,4 +496,26 @@ servers:
 	if _, out := th.call("knowledge_list_collections", map[string]any{}); strings.Contains(fmt.Sprint(out), dsn) {
 		t.Error("the DSN appears in list_collections")
 	}
+}
+
+// TestCloseStopsGoroutines: the indexer, the watcher and the store's pools end with the hub.
+func TestCloseStopsGoroutines(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.md"), "# A\n\nalpha\n")
+	before := runtime.NumGoroutine()
+	cfg, err := configs.Parse([]byte(fmt.Sprintf("data_dir: %s\nservers:\n  knowledge:\n    enabled: true\n    embedder: {kind: none}\n    collections: [{name: c, paths: [%q]}]\n",
+		filepath.Join(dir, "data"), filepath.Join(dir, "*.md"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := registry.Build(context.Background(), registry.Options{Config: cfg, Catalog: []registry.Factory{factory},
+		Metrics: registry.NewMetrics(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ready", func() bool { return h.Instance("knowledge").Readiness(context.Background()).Ready })
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
