@@ -299,7 +299,7 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 		s.budget = env.Config.Limits.OutputBudgetBytes
 	}
 	s.dataDir = env.DataDir
-	if err := os.MkdirAll(s.dataDir, 0o750); err != nil {
+	if err := os.MkdirAll(s.dataDir, 0o700); err != nil { // the index holds the documents' text
 		return fmt.Errorf("creating the knowledge data directory: %w", err)
 	}
 	var egressCfg configs.EgressConfig
