@@ -15,9 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -134,7 +132,6 @@ func (s *Server) Provision(_ context.Context, env registry.Env) error {
 	if err != nil {
 		return fmt.Errorf("building the egress policy: %w", err)
 	}
-	pol = pol.WithResolver(unmappedResolver{net.DefaultResolver})
 	redirects := s.cfg.MaxRedirects
 	if redirects == 0 {
 		redirects = -1 // egress: a negative value follows none, zero means its default
@@ -146,21 +143,6 @@ func (s *Server) Provision(_ context.Context, env registry.Env) error {
 		UserAgent:    s.cfg.UserAgent,
 	})
 	return nil
-}
-
-// unmappedResolver returns IPv4 answers as IPv4 addresses. net.Resolver.LookupNetIP returns
-// them in the IPv4-mapped IPv6 form (::ffff:a.b.c.d, golang/go#53554), which the egress policy
-// refuses as "IPv4-mapped" and which an allow-list CIDR such as 127.0.0.1/32 does not match, so
-// that every host name would be refused. Unmapping is safe: ::ffff:a.b.c.d is the IPv4 host
-// a.b.c.d, judged then by the IPv4 rules. It can go once egress unmaps resolved addresses.
-type unmappedResolver struct{ r egress.Resolver }
-
-func (u unmappedResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
-	addrs, err := u.r.LookupNetIP(ctx, network, host)
-	for i, a := range addrs {
-		addrs[i] = a.Unmap()
-	}
-	return addrs, err
 }
 
 // Close drops idle connections.
