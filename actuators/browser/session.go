@@ -26,10 +26,13 @@ import (
 type sessions struct {
 	s *Server
 
-	mu       sync.Mutex
-	byHandle map[string]*session
-	byMCP    map[string]*session
-	byBC     map[cdp.BrowserContextID]*session
+	mu        sync.Mutex
+	byHandle  map[string]*session
+	byMCP     map[string]*session
+	byBC      map[cdp.BrowserContextID]*session
+	spare     *session // a ready context and tab for the next new session; nil when none
+	warming   bool
+	closedAll bool
 }
 
 // session is one caller's browser context, its tabs and what happened in them.
@@ -106,8 +109,25 @@ func (ss *sessions) acquire(ctx context.Context, handle string) (*session, error
 			ss.mu.Unlock()
 			return nil, err
 		}
-		sess = &session{handle: newHandle(), identity: identity, mcpSession: mcpID, checker: newChecker(ss.s.policy)}
+		if sp := ss.spare; sp != nil && !sp.chrome.alive() {
+			// Made in a browser that has gone since.
+			ss.spare = nil
+			if ss.byBC[sp.bc] == sp {
+				delete(ss.byBC, sp.bc)
+			}
+			go sp.dispose()
+		}
+		if sp := ss.spare; sp != nil {
+			// A context and a tab made in advance: the new session's first call skips their
+			// creation (the slowest part of a first call).
+			ss.spare = nil
+			sess = sp
+			sess.identity, sess.mcpSession = identity, mcpID
+		} else {
+			sess = &session{handle: newHandle(), identity: identity, mcpSession: mcpID, checker: newChecker(ss.s.policy)}
+		}
 		ss.byHandle[sess.handle] = sess
+		defer ss.warm()
 		if mcpID != "" && handle == "" {
 			ss.byMCP[mcpID] = sess
 		}
@@ -135,6 +155,43 @@ func (ss *sessions) acquire(ctx context.Context, handle string) (*session, error
 		return nil, &errSession{"this browser session was closed; call again without browser_session to start a new one"}
 	}
 	return sess, nil
+}
+
+// warm makes a spare session (context and tab) in the background, when the browser runs,
+// none is spare or being made, and the pool has room for one more.
+func (ss *sessions) warm() {
+	ss.mu.Lock()
+	if ss.warming || ss.spare != nil || len(ss.byHandle)+1 >= ss.s.cfg.MaxContexts || !ss.s.engine.alive() {
+		ss.mu.Unlock()
+		return
+	}
+	ss.warming = true
+	ss.mu.Unlock()
+	go func() {
+		sp := &session{handle: newHandle(), checker: newChecker(ss.s.policy), lastUsed: time.Now()}
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		defer cancel()
+		sp.call.Lock()
+		_, err := sp.ensure(ctx, ss)
+		sp.call.Unlock()
+		ss.mu.Lock()
+		ss.warming = false
+		keep := err == nil && ss.spare == nil && !ss.closedAll
+		if keep {
+			ss.spare = sp
+		}
+		ss.mu.Unlock()
+		if !keep {
+			if sp.bc != "" {
+				ss.mu.Lock()
+				if ss.byBC[sp.bc] == sp {
+					delete(ss.byBC, sp.bc)
+				}
+				ss.mu.Unlock()
+			}
+			sp.dispose()
+		}
+	}()
 }
 
 // release ends a call.
@@ -274,7 +331,12 @@ func (ss *sessions) busy() int {
 // closeAll closes every session.
 func (ss *sessions) closeAll() {
 	ss.mu.Lock()
-	all := make([]*session, 0, len(ss.byHandle))
+	ss.closedAll = true
+	all := make([]*session, 0, len(ss.byHandle)+1)
+	if ss.spare != nil {
+		all = append(all, ss.spare)
+		ss.spare = nil
+	}
 	for _, c := range ss.byHandle {
 		ss.removeLocked(c)
 		all = append(all, c)

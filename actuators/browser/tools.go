@@ -124,6 +124,7 @@ func (s *Server) runChecked(ctx context.Context, req mcp.CallToolRequest, pre fu
 	if err != nil {
 		return c.fail(err), nil
 	}
+	s.sessions.warm()
 	res, err := fn(ctx, c)
 	if err != nil {
 		return c.fail(err), nil
