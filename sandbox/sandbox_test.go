@@ -127,6 +127,7 @@ func TestIntegrationRunLanguages(t *testing.T) {
 		{"python stdlib", Spec{Language: Python, Code: "import json, sqlite3, zoneinfo; print(json.dumps({'a': sqlite3.sqlite_version_info[0]}))"}, "{\"a\": 3}\n", "", 0},
 		{"python stderr and exit", Spec{Language: Python, Code: "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"}, "out\n", "err\n", 3},
 		{"python stdin", Spec{Language: Python, Code: "import sys; print(sys.stdin.read().upper())", Stdin: []byte("hello")}, "HELLO\n", "", 0},
+		{"python no stdin", Spec{Language: Python, Code: "import sys; print(repr(sys.stdin.read()))", Timeout: 20 * time.Second}, "''\n", "", 0},
 		{"javascript", Spec{Language: JavaScript, Code: "console.log([1,2,3].map(x => x*2).join(','))"}, "2,4,6\n", "", 0},
 		{"javascript error", Spec{Language: JavaScript, Code: "process.stderr.write('bad\\n'); process.exit(2)"}, "", "bad\n", 2},
 		{"bash", Spec{Language: Bash, Code: "echo $((6*7)); id -u; pwd"}, "42\n65534\n/work\n", "", 0},
@@ -198,6 +199,27 @@ func TestIntegrationRunCold(t *testing.T) {
 	}
 	if string(res.Stdout) != "abab\n" || res.ExitCode != 4 {
 		t.Errorf("cold run: stdout %q exit %d", res.Stdout, res.ExitCode)
+	}
+	// No stdin: the code reads EOF at once, and the cold path reports limits too.
+	for _, tt := range []struct {
+		code, out, stopped string
+		timeout            time.Duration
+	}{
+		{"import sys; print(repr(sys.stdin.read()))", "''\n", "", 30 * time.Second},
+		{"b = bytearray(1 << 30)", "", StopOutOfMemory, 60 * time.Second},
+		{"while True: pass", "", StopTimeout, 3 * time.Second},
+	} {
+		p, err := r.plan(Spec{Language: Python, Code: tt.code, Timeout: tt.timeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.runCold(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(res.Stdout) != tt.out || res.Stopped != tt.stopped {
+			t.Errorf("cold %q: stdout %q stopped %q (%s) exit %d", tt.code, res.Stdout, res.Stopped, res.Detail, res.ExitCode)
+		}
 	}
 }
 
