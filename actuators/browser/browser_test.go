@@ -466,10 +466,24 @@ func TestIntegrationBrowserIsolation(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	// A third session starts without cookies.
+	// A third session starts without cookies, in the spare context made in advance.
+	var spare string
+	for deadline := time.Now().Add(time.Minute); spare == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ts.sessions.mu.Lock()
+		if ts.sessions.spare != nil {
+			spare = ts.sessions.spare.handle
+		}
+		ts.sessions.mu.Unlock()
+	}
+	if spare == "" {
+		t.Error("no spare context was made")
+	}
 	out := ts.mustCall(t, "browser_navigate", map[string]any{"url": srv.URL + "/cookie"})
 	if !strings.Contains(out, "Title: cookie=none") {
 		t.Errorf("new session sees a cookie: %s", out)
+	}
+	if spare != "" && handleOf(t, out) != spare {
+		t.Errorf("the new session did not take the spare context")
 	}
 	// Bob cannot use Alice's handle.
 	if out, isErr := ts.callAs(t, "bob", "browser_snapshot", map[string]any{"browser_session": handles[0]}); !isErr || !strings.Contains(out, "unknown or expired") {
