@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 
+	"github.com/mcphub/mcphub/configs"
 	"github.com/mcphub/mcphub/internal/testenv"
 )
 
@@ -467,5 +468,35 @@ func TestIntegrationLongExec(t *testing.T) {
 	defer mu.Unlock()
 	if len(progress) < 2 {
 		t.Errorf("progress called %d times in 3 s, want about every second", len(progress))
+	}
+}
+
+// TestIntegrationSessionLimits: max_sessions refuses one more, and an idle session closes by
+// itself after session_idle_ttl, its container and volume with it.
+func TestIntegrationSessionLimits(t *testing.T) {
+	r := newTestRuntime(t, func(c *Config) {
+		c.MaxSessions = 1
+		c.SessionIdleTTL = configs.Duration(10 * time.Second)
+	})
+	ctx := context.Background()
+	s, err := r.CreateSession(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateSession(ctx, "bob"); !errors.Is(err, ErrTooManySessions) {
+		t.Errorf("a second session with max_sessions 1: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := r.Get(s.ID, "alice"); errors.Is(err, ErrNoSession) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the idle session was not closed within a minute")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, err := r.CreateSession(ctx, "bob"); err != nil {
+		t.Errorf("a session after the idle one closed: %v", err)
 	}
 }

@@ -92,7 +92,7 @@ func (r *Runtime) CreateSession(ctx context.Context, owner string) (*Session, er
 // Get returns the session when it exists AND owner matches; otherwise ErrNoSession (the same
 // error for "unknown" and "someone else's", so handles cannot be probed).
 func (r *Runtime) Get(id, owner string) (*Session, error) {
-	s, err := r.lookup(id, owner)
+	s, err := r.find(id, owner, false)
 	if err != nil {
 		return nil, err
 	}
@@ -101,14 +101,20 @@ func (r *Runtime) Get(id, owner string) (*Session, error) {
 }
 
 // lookup finds a live session of owner and marks it used.
-func (r *Runtime) lookup(id, owner string) (*session, error) {
+func (r *Runtime) lookup(id, owner string) (*session, error) { return r.find(id, owner, true) }
+
+// find finds a live session of owner; touch marks it used (Get does not: looking a handle up
+// is not using the session, and must not keep it from expiring).
+func (r *Runtime) find(id, owner string, touch bool) (*session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.sessions[id]
 	if !ok || subtle.ConstantTimeCompare([]byte(s.Owner), []byte(owner)) != 1 {
 		return nil, ErrNoSession
 	}
-	s.lastUsed = time.Now()
+	if touch {
+		s.lastUsed = time.Now()
+	}
 	return s, nil
 }
 
