@@ -327,3 +327,30 @@ func trim(b []byte) string {
 	}
 	return string(b)
 }
+
+// Close ends a [Legacy] client's session with an HTTP DELETE, as a well-behaved client does when
+// it is done (the server frees the session at once rather than at its idle expiry). A [Modern]
+// client has no session and Close does nothing.
+func (c *Client) Close(ctx context.Context) error {
+	if c.session == "" {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.url, nil)
+	if err != nil {
+		return err
+	}
+	maps.Copy(req.Header, c.header)
+	req.Header["Mcp-Session-Id"] = []string{c.session}
+	req.Header["Mcp-Protocol-Version"] = []string{c.proto}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("closing the session: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("closing the session: HTTP %d", resp.StatusCode)
+	}
+	c.session = ""
+	return nil
+}
