@@ -147,9 +147,13 @@ func (t *tab) typeText(ctx context.Context, ref, text string, slowly bool) error
 	if _, err := chromedp.Call(cctx, dom.Focus, dom.FocusParams{BackendNodeID: id}); err != nil {
 		return userErr("element %s cannot take text (it cannot be focused)", ref)
 	}
+	// Select what the field holds, so that the inserted text replaces it; inputs whose type
+	// has no selection (number, email in some engines) are emptied instead.
 	if _, err := t.callOn(ctx, obj, `function() {
-		if ('value' in this && typeof this.select === 'function') { this.select(); }
-		else if (this.isContentEditable) { const r = document.createRange(); r.selectNodeContents(this); const s = getSelection(); s.removeAllRanges(); s.addRange(r); }
+		if (this.isContentEditable) { const r = document.createRange(); r.selectNodeContents(this); const s = getSelection(); s.removeAllRanges(); s.addRange(r); return; }
+		if (!('value' in this)) return;
+		try { if (typeof this.select === 'function') { this.select(); if (this.value === '' || this.selectionStart !== null) return; } } catch (e) {}
+		this.value = '';
 	}`); err != nil {
 		return err
 	}

@@ -172,6 +172,7 @@ func site(t *testing.T) *httptest.Server {
 <label>Name <input name="name" id="name"></label>
 <label>Colour <select name="colour"><option value="r">Red</option><option value="g">Green</option></select></label>
 <label><input type="checkbox" name="agree"> Agree</label>
+<label>Age <input type="number" name="age" value="5"></label>
 <button type="submit">Send</button>
 </form>`)
 	mux.HandleFunc("/submitted", func(w http.ResponseWriter, r *http.Request) {
@@ -251,6 +252,11 @@ func TestIntegrationBrowserBasics(t *testing.T) {
 
 	ts.mustCall(t, "browser_type", map[string]any{"browser_session": h, "ref": nameRef, "text": "Ada <Lovelace>"})
 	ts.mustCall(t, "browser_select_option", map[string]any{"browser_session": h, "ref": colourRef, "values": []any{"Green"}})
+	ageRef := refOf(t, snap, `spinbutton "Age"`)
+	out = ts.mustCall(t, "browser_type", map[string]any{"browser_session": h, "ref": ageRef, "text": "42", "snapshot": true})
+	if !regexp.MustCompile(`spinbutton "Age".*: "42"`).MatchString(out) {
+		t.Errorf("typing into a number input did not replace its value:\n%s", out)
+	}
 	ts.mustCall(t, "browser_fill_form", map[string]any{"browser_session": h, "fields": []any{
 		map[string]any{"name": "Agree", "type": "checkbox", "ref": agreeRef, "value": "true"},
 	}})
