@@ -83,6 +83,18 @@ func TestEval(t *testing.T) {
 	t.Logf("indexed %d documents in %s", len(docs), time.Since(start).Round(100*time.Millisecond))
 
 	cs := connectHTTP(ctx, t, hub.base+"/mcp", "2025-11-25", newProgressCounter())
+	if q := os.Getenv("MCPHUB_EVAL_SHOW"); q != "" {
+		// Look into one query: every mode's hits with scores and passages.
+		for _, mode := range []string{"keyword", "semantic", "hybrid"} {
+			res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "knowledge_search",
+				Arguments: map[string]any{"query": q, "mode": mode, "limit": 10}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.MarshalIndent(res.StructuredContent, "", "  ")
+			fmt.Fprintf(os.Stdout, "%s:\n%s\n", mode, b)
+		}
+	}
 	rows := []eval.Scores{baseline}
 	for _, mode := range []string{"keyword", "semantic", "hybrid"} {
 		ranked := make([][]string, len(qs))
@@ -160,4 +172,3 @@ func searchPackages(ctx context.Context, t *testing.T, cs *sdk.ClientSession, q,
 	}
 	return pkgs
 }
-

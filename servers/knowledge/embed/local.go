@@ -106,11 +106,7 @@ func (l *Local) embedOne(s *localScratch, text string, v []float32) {
 		if !ok {
 			return false
 		}
-		w := weight[r]
-		row := vecs[int(r)*d : int(r)*d+d]
-		for k, q := range row {
-			acc[k] += w * float32(q)
-		}
+		addRow(acc, vecs[int(r)*d:int(r)*d+d], weight[r])
 		return true
 	})
 	var n float32
@@ -129,3 +125,20 @@ func (l *Local) embedOne(s *localScratch, text string, v []float32) {
 
 // Table returns the embedder's table.
 func (l *Local) Table() *Table { return l.table }
+
+// addRow adds w*row to acc, four lanes at a time: the inner loop of every embedding.
+func addRow(acc []float32, row []int8, w float32) {
+	acc = acc[:len(row)] // one bounds check for the loop
+	i := 0
+	for ; i+4 <= len(row); i += 4 {
+		r := row[i : i+4 : i+4]
+		a := acc[i : i+4 : i+4]
+		a[0] += w * float32(r[0])
+		a[1] += w * float32(r[1])
+		a[2] += w * float32(r[2])
+		a[3] += w * float32(r[3])
+	}
+	for ; i < len(row); i++ {
+		acc[i] += w * float32(row[i])
+	}
+}
