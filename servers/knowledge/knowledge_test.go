@@ -519,3 +519,101 @@ func TestCloseStopsGoroutines(t *testing.T) {
 	}
 	eventually(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
+
+func TestValidate(t *testing.T) {
+	tests := []struct{ yaml, want string }{
+		{"collections: [{name: a, paths: [x]}]", ""},
+		{"collections: [{name: a, writable: true}]", ""},
+		{"chunk_size: 10\ncollections: [{name: a, writable: true}]", "servers.knowledge.chunk_size: must be between 200 and 20000"},
+		{"chunk_size: 400\nchunk_overlap: 300\ncollections: [{name: a, writable: true}]", "servers.knowledge.chunk_overlap"},
+		{"collections: [{name: 'a b', writable: true}]", "collections[0].name: must be 1 to 64"},
+		{"collections: [{name: a, writable: true}, {name: a, writable: true}]", `collections[1].name: "a" is used`},
+		{"collections: [{name: a}]", "collections[0]: needs paths, urls, or writable"},
+		{"collections: [{name: a, urls: ['file:///etc/passwd']}]", "collections[0].urls[0]: must be an http or https URL"},
+		{"collections: [{name: a, urls: ['http://u:p@h/']}]", "must not carry credentials"},
+		{"collections: [{name: a, paths: ['x/[']}]", "collections[0].paths[0]: has a malformed segment"},
+		{"collections: [{name: a, writable: true, refresh_interval: 10ms}]", "refresh_interval: must be at least 1s"},
+		{"scan_interval: 1ms\ncollections: [{name: a, writable: true}]", "scan_interval: must be at least 1s"},
+		{"embedder: {kind: magic}\ncollections: [{name: a, writable: true}]", "servers.knowledge.embedder.kind"},
+	}
+	for _, tc := range tests {
+		cfg, err := configs.Parse([]byte("servers:\n  knowledge:\n    enabled: true\n" + indent(tc.yaml, "    ")))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		s := New().(*Server)
+		if err := s.DecodeConfig(cfg.Servers["knowledge"]); err != nil {
+			t.Fatalf("%q: decode: %v", tc.yaml, err)
+		}
+		err = s.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: unexpected %v", tc.yaml, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func indent(s, pre string) string {
+	return pre + strings.ReplaceAll(s, "\n", "\n"+pre) + "\n"
+}
+
+func TestGlob(t *testing.T) {
+	tests := []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"/d/**/*.md", "/d/a.md", true},
+		{"/d/**/*.md", "/d/x/y/a.md", true},
+		{"/d/**/*.md", "/d/.git/a.md", false},
+		{"/d/**/*.md", "/d/x/.a.md", false},
+		{"/d/.github/*.md", "/d/.github/a.md", true},
+		{"/d/*.md", "/d/x/a.md", false},
+		{"/d/a?.txt", "/d/ab.txt", true},
+		{"/d/[ab].txt", "/d/c.txt", false},
+		{"/d/**", "/d/x/y", true},
+		{"/d/plain.md", "/d/plain.md", true},
+	}
+	for _, tc := range tests {
+		g, err := compileGlob(tc.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := g.match(tc.path); got != tc.want {
+			t.Errorf("%s ~ %s = %v, want %v", tc.pattern, tc.path, got, tc.want)
+		}
+	}
+	g, _ := compileGlob("/d/**/sub/*.md")
+	if g.base != "/d" || !g.couldContain("/d/x/sub") || !g.couldContain("/d") || g.couldContain("/e") {
+		t.Errorf("base %s, couldContain wrong", g.base)
+	}
+	if g, _ := compileGlob("/d/x/*.md"); g.couldContain("/d/x/y") {
+		t.Error("a one-level glob should not descend")
+	}
+}
+
+func FuzzGlob(f *testing.F) {
+	f.Add("/d/**/*.md", "/d/a/b.md")
+	f.Add("/a/[x-z]?/**", "/a/y1/q")
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		if !strings.HasPrefix(pattern, "/") || !strings.HasPrefix(path, "/") || len(pattern) > 200 || len(path) > 400 {
+			return
+		}
+		g, err := compileGlob(pattern)
+		if err != nil {
+			return
+		}
+		m := g.match(path)
+		// A file that matches lies under a directory the walk enters.
+		if m {
+			dir := path[:strings.LastIndexByte(path, '/')]
+			if dir == "" {
+				dir = "/"
+			}
+			if !g.couldContain(dir) && strings.HasPrefix(dir, g.base) {
+				t.Fatalf("%q matches %q but its directory %q is pruned", pattern, path, dir)
+			}
+		}
+	})
+}
