@@ -17,6 +17,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcphub/mcphub/actuators/browser"
 	"github.com/mcphub/mcphub/internal/testenv"
 )
 
@@ -179,13 +180,10 @@ func findRef(snapshot, role, name string) string {
 	return ""
 }
 
-// benchHandleMetaKey is the result _meta key where mcphub puts the browser_session handle.
-const benchHandleMetaKey = "io.mcphub/browserSession"
-
 // benchHandle returns the browser_session handle a result carries (mcphub: in _meta and on the
 // first text line), or "" (playwright-mcp, which keeps state per MCP session only).
 func benchHandle(res *sdk.CallToolResult) string {
-	if h, ok := res.Meta[benchHandleMetaKey].(string); ok && h != "" {
+	if h, ok := res.Meta[browser.SessionMetaKey].(string); ok && h != "" {
 		return h
 	}
 	if len(res.Content) > 0 {
@@ -310,7 +308,7 @@ func startHubBrowser(ctx context.Context, t *testing.T, transport, chromium stri
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(vctx, bin, "validate", "--config", cfg).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("%w: mcphub validate refuses the browser config: %v: %s", errNoBrowserTools, err, benchClip(strings.TrimSpace(string(out)), 300))
+		return nil, fmt.Errorf("%w: mcphub validate refuses the browser config: %w: %s", errNoBrowserTools, err, benchClip(strings.TrimSpace(string(out)), 300))
 	}
 	m := &mcpBrowser{name: "mcphub (" + transport + ")"}
 	switch transport {
