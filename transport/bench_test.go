@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mcphub/mcphub/configs"
+	"github.com/mcphub/mcphub/internal/benchtable"
 	"github.com/mcphub/mcphub/internal/mcpload"
 	"github.com/mcphub/mcphub/servers/registry"
 )
@@ -351,4 +352,26 @@ func TestBenchReport(t *testing.T) {
 	}
 	_ = tw.Flush()
 	fmt.Print(out.String())
+
+	// The same rows, and the stateless-vs-session ratio of each side, in make bench's one table.
+	var table []benchtable.Row
+	byKey := map[string]row{}
+	for _, r := range rows {
+		table = append(table, benchtable.NewRow("hub vs bare mcp-go (in-process server)", r.proto, r.clients, "hub", "bare mcp-go",
+			r.hub.export(), r.bare.export(), benchTargetRPS, benchTargetP50))
+		byKey[r.proto[:strings.IndexByte(r.proto, ' ')]+strconv.Itoa(r.clients)] = r
+	}
+	for _, n := range []int{1, 16} {
+		m, l := byKey["modern"+strconv.Itoa(n)], byKey["legacy"+strconv.Itoa(n)]
+		table = append(table,
+			benchtable.NewRow("stateless vs session, bare mcp-go", "2026-07-28 / 2025-11-25", n, "stateless", "session", m.bare.export(), l.bare.export(), 0, 0),
+			benchtable.NewRow("stateless vs session, hub (in-process)", "2026-07-28 / 2025-11-25", n, "stateless", "session", m.hub.export(), l.hub.export(), 0.8, 0))
+	}
+	if err := benchtable.Append(table...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *benchStats) export() benchtable.Stats {
+	return benchtable.Stats{Calls: s.calls, Elapsed: s.elapsed, RPS: s.rps, P50: s.p50, P99: s.p99}
 }
