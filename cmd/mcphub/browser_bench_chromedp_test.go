@@ -211,7 +211,7 @@ func (r *rawChromedp) Check(ctx context.Context) error {
 	return nil
 }
 
-// BrowserPIDs returns the root of the Chromium process tree.
+// BrowserRoot returns the browser process: the root of the Chromium process tree.
 func (r *rawChromedp) BrowserRoot() int { return r.pid }
 
 // OpenIdleContexts opens n more incognito contexts, each with a tab on url, for the memory
