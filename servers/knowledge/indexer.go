@@ -75,6 +75,9 @@ func (s *Server) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case p := <-events:
+			if strings.HasPrefix(p, s.dataDir+string(filepath.Separator)) {
+				continue // the index's own writes, when the data dir lies inside a collection
+			}
 			for _, c := range s.colls {
 				if c.under(p) {
 					dirty[c] = true
