@@ -49,6 +49,9 @@ func (f *fakeEngine) Run(_ context.Context, s sandbox.Spec) (*sandbox.Result, er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.specs = append(f.specs, s)
+	if !f.ready {
+		return nil, fmt.Errorf("%w: %s; %s", sandbox.ErrNotReady, f.reason, f.fix)
+	}
 	if f.runErr != nil {
 		return nil, f.runErr
 	}

@@ -403,14 +403,13 @@ func (s *Server) handleSessionClose(ctx context.Context, req mcp.CallToolRequest
 		fmt.Sprintf("Closed sandbox session %s; its files are gone.", sess.ID)), nil
 }
 
-// ready returns the engine, or nil and the error result saying why the sandbox cannot serve.
-func (s *Server) ready(ctx context.Context) (engine, *mcp.CallToolResult) {
+// ready returns the engine, or nil and the error result when the server is not running. It
+// does not ask the engine: that would cost every call two API round trips, and the runtime's
+// errors say the same (ErrNotReady with the reason and the fix) when a call needs the engine.
+func (s *Server) ready(context.Context) (engine, *mcp.CallToolResult) {
 	eng := s.engine()
 	if eng == nil {
 		return nil, mcp.NewToolResultError("the sandbox is not running (the hub is shutting down, or the runtime failed to start; see /readyz)")
-	}
-	if ok, reason, fix := eng.Ready(ctx); !ok {
-		return nil, mcp.NewToolResultError(fmt.Sprintf("the sandbox is not ready: %s. The operator's fix: %s", reason, fix))
 	}
 	return eng, nil
 }
@@ -449,7 +448,8 @@ func (s *Server) engineError(err error) *mcp.CallToolResult {
 		return mcp.NewToolResultError(fmt.Sprintf("the hub already runs its maximum of %d sandbox sessions; close one you "+
 			"no longer need with sandbox_session_close, or use sandbox_run, which needs no session", s.cfg.MaxSessions))
 	case errors.Is(err, sandbox.ErrNotReady):
-		return mcp.NewToolResultError("the sandbox is not ready: " + err.Error() + ". Try again later; /readyz says why and how to fix it")
+		// The runtime's sentence names the cause and the fix.
+		return mcp.NewToolResultError(err.Error() + " (/readyz shows the sandbox's state)")
 	case errors.Is(err, context.Canceled):
 		return mcp.NewToolResultError("cancelled by the client")
 	case errors.Is(err, context.DeadlineExceeded):
