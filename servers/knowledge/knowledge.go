@@ -299,6 +299,9 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 		s.budget = env.Config.Limits.OutputBudgetBytes
 	}
 	s.dataDir = env.DataDir
+	if abs, err := filepath.Abs(s.dataDir); err == nil {
+		s.dataDir = abs // compared with the absolute paths of file events
+	}
 	if err := os.MkdirAll(s.dataDir, 0o700); err != nil { // the index holds the documents' text
 		return fmt.Errorf("creating the knowledge data directory: %w", err)
 	}
