@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -869,5 +870,27 @@ func TestSessionFileResource(t *testing.T) {
 	}
 	if link == nil || link.URI != sessionFileURI(sess.ID, "/work/out.csv") {
 		t.Errorf("exec result links %+v; content %+v", link, res.Content)
+	}
+}
+
+func TestEngineError(t *testing.T) {
+	s := New().(*Server)
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{sandbox.ErrNoSession, "sandbox_session_create"},
+		{fmt.Errorf("opening: %w", sandbox.ErrTooManySessions), "maximum of 16 sandbox sessions"},
+		{fmt.Errorf("%w: the Docker Engine is not reachable at unix:///x; start it", sandbox.ErrNotReady), "start it (/readyz"},
+		{context.Canceled, "cancelled"},
+		{context.DeadlineExceeded, "ran out of time"},
+		{errors.New("the file /work/x has 20 bytes, more than the limit of 10"), "more than the limit"},
+		{badArg("path is empty"), "invalid arguments: path is empty"},
+	}
+	for _, tt := range tests {
+		res := s.engineError(tt.err)
+		if !res.IsError || !strings.Contains(textOf(res), tt.want) {
+			t.Errorf("engineError(%v) = %q, want it to contain %q", tt.err, textOf(res), tt.want)
+		}
 	}
 }
