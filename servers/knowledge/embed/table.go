@@ -22,7 +22,7 @@ import (
 //	checksum SHA-256 of everything above
 //
 // Rows are in rank order. A row's vector is scale*int8: each row is quantised on its own
-// (max |x| maps to 127), which keeps the table at about 23 MB for 200k words of 100
+// (max |x| maps to 127), which keeps the table at about 12 MB for 100k words of 100
 // dimensions.
 const tableMagic = "MCPHVEC1"
 
