@@ -52,6 +52,12 @@ func TestIntegrationBrowserLimits(t *testing.T) {
 	}
 	ts.mustCall(t, "browser_tabs", map[string]any{"browser_session": h1, "action": "close", "index": 1})
 
+	// An error status of the page is in the summary.
+	out = ts.mustCall(t, "browser_navigate", map[string]any{"browser_session": h1, "url": dl + "/missing"})
+	if !strings.Contains(out, "the page answered HTTP 404") {
+		t.Errorf("404 not reported:\n%s", out)
+	}
+
 	// Downloads are refused and reported.
 	ts.mustCall(t, "browser_navigate", map[string]any{"browser_session": h1, "url": dl + "/dl"})
 	snap = ts.mustCall(t, "browser_snapshot", map[string]any{"browser_session": h1})

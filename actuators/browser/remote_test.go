@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,17 +28,36 @@ func TestIntegrationBrowserRemote(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
+	// Its own profile directory, removed after the browser's whole process group is gone (a
+	// t.TempDir would race the renderers' last writes).
+	profile, err := os.MkdirTemp("", "mcphub-remote-chrome-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--user-data-dir=" + t.TempDir(),
+		"--disable-component-update", "--disable-sync", "--user-data-dir=" + profile,
+		"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 		fmt.Sprintf("--remote-debugging-port=%d", port), "--remote-debugging-address=127.0.0.1", "about:blank"}
 	if os.Geteuid() == 0 {
 		args = append(args, "--no-sandbox")
 	}
 	cmd := exec.CommandContext(context.Background(), bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		// The group is the one this test made for the browser it started.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		for i := 0; i < 50; i++ {
+			if err := os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("removing the remote browser's profile %s", profile)
+	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(time.Minute)
 	for {

@@ -89,28 +89,53 @@ func (r *axRenderer) renderTree(nodes []*accessibility.Node, depth int) {
 			break
 		}
 	}
-	r.render(root, byID, depth, "")
+	r.render(root, byID, depth, "", nil)
 }
 
 // Roles that are structure only: their children are shown in their place.
 var transparentRoles = map[string]bool{
 	"none": true, "generic": true, "GenericContainer": true, "presentation": true, "LineBreak": true,
 	"InlineTextBox": true, "LayoutTable": true, "LayoutTableRow": true, "LayoutTableCell": true,
+	"LabelText": true, "MenuListPopup": true,
 }
+
+// Roles left out with their subtree: decoration that only repeats what is around it.
+var droppedRoles = map[string]bool{"ListMarker": true}
 
 // Properties worth showing, in this order.
 var shownProperties = []string{"level", "checked", "pressed", "selected", "expanded", "disabled", "required", "readonly", "invalid", "focused", "url"}
 
-func (r *axRenderer) render(n *accessibility.Node, byID map[accessibility.NodeID]*accessibility.Node, depth int, parentName string) {
+// render renders n and its subtree. parentName holds the enclosing element's name and value,
+// and siblings the names of the elements beside n: text that only repeats them (a label's
+// text next to its field, a link's own text) is left out.
+func (r *axRenderer) render(n *accessibility.Node, byID map[accessibility.NodeID]*accessibility.Node, depth int, parentName string, siblings map[string]bool) {
 	if depth > 200 {
 		return
 	}
 	role := axString(n.Role)
+	if droppedRoles[role] {
+		return
+	}
 	name := collapse(axString(n.Name))
-	children := func(d int, pname string) {
+	children := func(d int, pname string, transparent bool) {
+		names := map[string]bool{}
+		// n's children stand in n's place, beside n's siblings (bounded: a wide page must not
+		// copy a large set once per child).
+		if transparent && len(siblings) <= 64 {
+			for k := range siblings {
+				names[k] = true
+			}
+		}
+		for _, id := range n.ChildIDs {
+			if c := byID[id]; c != nil && axString(c.Role) != "StaticText" {
+				if cn := collapse(axString(c.Name)); cn != "" {
+					names[cn] = true
+				}
+			}
+		}
 		for _, id := range n.ChildIDs {
 			if c := byID[id]; c != nil {
-				r.render(c, byID, d, pname)
+				r.render(c, byID, d, pname, names)
 			}
 		}
 		if sub, ok := r.frames[n.BackendDOMNodeID]; ok && !r.seenFrames[n.BackendDOMNodeID] {
@@ -119,15 +144,11 @@ func (r *axRenderer) render(n *accessibility.Node, byID map[accessibility.NodeID
 		}
 	}
 	if n.Ignored || role == "RootWebArea" || (transparentRoles[role] && name == "") {
-		d := depth
-		if role == "RootWebArea" && depth > 0 {
-			d = depth
-		}
-		children(d, parentName)
+		children(depth, parentName, true)
 		return
 	}
 	if role == "StaticText" {
-		if name != "" && name != parentName && !strings.Contains(parentName, name) {
+		if name != "" && !siblings[name] && !strings.Contains(parentName, name) {
 			r.lines = append(r.lines, strings.Repeat("  ", depth)+"- text: "+quoteTrunc(name))
 		}
 		return
@@ -153,6 +174,8 @@ func (r *axRenderer) render(n *accessibility.Node, byID map[accessibility.NodeID
 			continue
 		}
 		switch {
+		case k == "level" && role != "heading":
+			continue
 		case k == "url":
 			b.WriteString(" [url=" + truncate(v, 200) + "]")
 		case v == "true":
@@ -164,11 +187,12 @@ func (r *axRenderer) render(n *accessibility.Node, byID map[accessibility.NodeID
 	if n.BackendDOMNodeID != 0 {
 		b.WriteString(" [ref=e" + strconv.FormatInt(int64(n.BackendDOMNodeID), 10) + "]")
 	}
-	if v := collapse(axString(n.Value)); v != "" && v != name {
+	v := collapse(axString(n.Value))
+	if v != "" && v != name {
 		b.WriteString(": " + quoteTrunc(v))
 	}
 	r.lines = append(r.lines, b.String())
-	children(depth+1, name)
+	children(depth+1, name+"\x00"+v, false)
 }
 
 func axString(v *accessibility.Value) string {

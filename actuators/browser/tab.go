@@ -44,6 +44,8 @@ type tab struct {
 
 	fetchSem chan struct{}
 
+	docStatus atomic.Int64 // HTTP status of the main document; 0 until it answers
+
 	mu       sync.Mutex // guards everything below
 	console  ring[consoleEntry]
 	network  ring[*networkEntry]
@@ -242,6 +244,9 @@ func (t *tab) onEvent(ev any) {
 		if e.Request == nil {
 			return
 		}
+		if e.Type == network.ResourceTypeDocument && t.isMain(e.FrameID) {
+			t.docStatus.Store(0)
+		}
 		t.mu.Lock()
 		n := &networkEntry{Method: e.Request.Method, URL: truncate(e.Request.URL, maxLoggedURLBytes), Type: string(e.Type)}
 		t.network.add(n)
@@ -253,6 +258,9 @@ func (t *tab) onEvent(ev any) {
 	case *network.EventResponseReceived:
 		if e.Response == nil {
 			return
+		}
+		if e.Type == network.ResourceTypeDocument && t.isMain(e.FrameID) {
+			t.docStatus.Store(e.Response.Status)
 		}
 		t.mu.Lock()
 		if n := t.netByID[e.RequestID]; n != nil {

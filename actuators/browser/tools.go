@@ -216,6 +216,9 @@ func (c *call) summary(ctx context.Context, t *tab, what string, withSnapshot bo
 	u, title := t.pageInfo(ctx)
 	b.WriteString("URL: " + truncate(u, 2000) + "\n")
 	b.WriteString("Title: " + truncate(title, 300) + "\n")
+	if st := t.docStatus.Load(); st >= 400 {
+		fmt.Fprintf(&b, "- the page answered HTTP %d\n", st)
+	}
 	events := t.takeEvents()
 	for i, e := range events {
 		if i == maxEventsPerSummary {
