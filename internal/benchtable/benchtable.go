@@ -153,7 +153,7 @@ func Append(rows ...Row) error {
 	if path == "" {
 		return nil
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600) //nolint:gosec // the path is the developer's own MCPHUB_BENCH_TABLE
 	if err != nil {
 		return err
 	}
