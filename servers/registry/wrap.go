@@ -429,8 +429,9 @@ type callState struct {
 // first (upstream PR #969, notes/mcp-go.md §6.1); for 2026-07-28 requests there is no event store
 // to fall back on, so the last progress of a call that ends right after it was often dropped.
 // Waiting this long after a notification lets the forwarder write it; calls that sent none do
-// not wait.
-const notifySettle = 10 * time.Millisecond
+// not wait. 10 ms sufficed on an idle machine but not under go test -race with other packages
+// running; calls that report progress run long anyway.
+const notifySettle = 50 * time.Millisecond
 
 func (st *callState) settleNotifications() {
 	if n := st.notified.Load(); n != 0 {
