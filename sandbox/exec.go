@@ -315,7 +315,14 @@ func (r *Runtime) hostKill(b *box) (killed int, ok bool) {
 			if err != nil {
 				continue
 			}
-			if processUID(pid) == 65534 && inCgroup(pid, b.id) {
+			uid := processUID(pid)
+			if uid != 0 && uid != 65534 && uid != -1 {
+				// Not the uids this runtime uses (a user-namespace remap?): the host cannot
+				// tell the code's processes apart; let the exec sweep do it.
+				_ = p.Release()
+				return killed, false
+			}
+			if uid == 65534 && inCgroup(pid, b.id) {
 				if err := p.Signal(syscall.SIGKILL); err == nil {
 					n++
 				} else if errors.Is(err, syscall.EPERM) {
