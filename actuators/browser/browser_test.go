@@ -406,12 +406,12 @@ func TestIntegrationBrowserTimeout(t *testing.T) {
 		t.Errorf("slow page: %v %s", isErr, out)
 	}
 	h := handleOf(t, out)
-	// The partly loaded page can be read.
+	// The partly loaded page can be read (its image never arrives).
+	ts.mustCall(t, "browser_wait_for", map[string]any{"browser_session": h, "text": "start", "time": 30})
 	snap := ts.mustCall(t, "browser_snapshot", map[string]any{"browser_session": h})
 	if !strings.Contains(snap, "start") {
 		t.Errorf("partly loaded page:\n%s", snap)
 	}
-
 }
 
 func TestIntegrationBrowserHugePage(t *testing.T) {
