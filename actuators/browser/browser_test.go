@@ -512,6 +512,9 @@ func TestIntegrationBrowserCrashRecovery(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no browser pid")
 	}
+	ts.engine.mu.Lock()
+	profile := ts.engine.cur.profile
+	ts.engine.mu.Unlock()
 	p, err := os.FindProcess(pid)
 	if err != nil {
 		t.Fatal(err)
@@ -529,6 +532,9 @@ func TestIntegrationBrowserCrashRecovery(t *testing.T) {
 	}
 	if ts.engine.pid() == pid {
 		t.Error("the same browser pid after a crash")
+	}
+	if _, err := os.Stat(profile); !os.IsNotExist(err) {
+		t.Errorf("the dead browser's profile %s is still there (%v)", profile, err)
 	}
 	out = ts.mustCall(t, "browser_navigate", map[string]any{"browser_session": h, "url": srv.URL + "/form"})
 	if !strings.Contains(out, "Title: Form") || strings.Contains(out, "were lost") {

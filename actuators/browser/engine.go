@@ -46,6 +46,7 @@ type chrome struct {
 	cancel      context.CancelFunc
 	allocCancel context.CancelFunc
 	cmd         *exec.Cmd // nil for a remote browser
+	profile     string    // the user-data-dir this engine made; removed by shutdown
 	started     time.Time
 }
 
@@ -119,8 +120,16 @@ func (e *engine) start(ctx context.Context) (*chrome, error) {
 			}
 			e.proxy = p
 		}
+		// The profile directory is ours, not chromedp's, so that it goes even when the browser
+		// had to be killed (chromedp removes only what it made, and only on a clean stop).
+		profile, err := os.MkdirTemp("", "mcphub-chromium-")
+		if err != nil {
+			return nil, fmt.Errorf("starting browser: creating its profile directory: %w", err)
+		}
+		c.profile = profile
 		opts := []chromedp.ExecAllocatorOption{
 			chromedp.ExecPath(path),
+			chromedp.UserDataDir(profile),
 			chromedp.NoFirstRun,
 			chromedp.NoDefaultBrowserCheck,
 			chromedp.Headless,
@@ -210,6 +219,19 @@ func (e *engine) shutdown(c *chrome) {
 	case <-time.After(cleanupTimeout):
 		if c.cmd != nil && c.cmd.Process != nil {
 			_ = c.cmd.Process.Kill()
+		}
+		select {
+		case <-done:
+		case <-time.After(cleanupTimeout):
+		}
+	}
+	if c.profile != "" {
+		// Renderers may still be writing their last files for a moment.
+		for i := 0; i < 20; i++ {
+			if err := os.RemoveAll(c.profile); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }
