@@ -299,8 +299,12 @@ const maxList = 5000
 
 // list runs find and stat in the container: size, raw mode in hex, mtime, name.
 func (r *Runtime) list(ctx context.Context, b *box, dir string) ([]FileInfo, error) {
+	// busybox find (the default image's) runs busybox's own stat applet for a bare "stat",
+	// which prints whole seconds: a file written in the second the code started would look
+	// older than the run. A path makes it run coreutils' stat, with nanoseconds.
 	const script = `[ -d "$1" ] || { echo "no such directory" >&2; exit 3; }
-find "$1" -mindepth 1 -maxdepth 4 -exec stat -c '%s %f %.9Y %n' -- {} + 2>/dev/null | head -n ` + "5000"
+st=stat; for p in /usr/bin/stat /bin/stat; do [ -x "$p" ] && { st=$p; break; }; done
+find "$1" -mindepth 1 -maxdepth 4 -exec "$st" -c '%s %f %.9Y %n' -- {} + 2>/dev/null | head -n ` + "5000"
 	out, err := r.exec(ctx, b, execReq{
 		argv:     []string{"sh", "-c", script, "sh", dir},
 		user:     codeUser,
