@@ -144,18 +144,29 @@ func (t *tab) typeText(ctx context.Context, ref, text string, slowly bool) error
 		return err
 	}
 	cctx := t.callCtx(ctx)
-	if _, err := chromedp.Call(cctx, dom.Focus, dom.FocusParams{BackendNodeID: id}); err != nil {
-		return userErr("element %s cannot take text (it cannot be focused)", ref)
-	}
-	// Select what the field holds, so that the inserted text replaces it; inputs whose type
-	// has no selection (number, email in some engines) are emptied instead.
-	if _, err := t.callOn(ctx, obj, `function() {
-		if (this.isContentEditable) { const r = document.createRange(); r.selectNodeContents(this); const s = getSelection(); s.removeAllRanges(); s.addRange(r); return; }
-		if (!('value' in this)) return;
-		try { if (typeof this.select === 'function') { this.select(); if (this.value === '' || this.selectionStart !== null) return; } } catch (e) {}
+	// One call focuses the element and selects what the field holds, so that the inserted
+	// text replaces it (a round trip less than DOM.focus first); inputs whose type has no
+	// selection (number, email in some engines) are emptied instead. It answers false when
+	// the element did not take the focus; DOM.focus then has its say.
+	const focusAndSelect = `function(focus) {
+		if (focus) { this.focus(); const root = this.getRootNode(); if (root.activeElement !== this) return false; }
+		if (this.isContentEditable) { const r = document.createRange(); r.selectNodeContents(this); const s = getSelection(); s.removeAllRanges(); s.addRange(r); return true; }
+		if (!('value' in this)) return true;
+		try { if (typeof this.select === 'function') { this.select(); if (this.value === '' || this.selectionStart !== null) return true; } } catch (e) {}
 		this.value = '';
-	}`); err != nil {
+		return true;
+	}`
+	raw, err := t.callOn(ctx, obj, focusAndSelect, true)
+	if err != nil {
 		return err
+	}
+	if string(raw) == "false" {
+		if _, err := chromedp.Call(cctx, dom.Focus, dom.FocusParams{BackendNodeID: id}); err != nil {
+			return userErr("element %s cannot take text (it cannot be focused)", ref)
+		}
+		if _, err := t.callOn(ctx, obj, focusAndSelect, false); err != nil {
+			return err
+		}
 	}
 	if text == "" {
 		_, err := chromedp.Call(cctx, input.DispatchKeyEvent, input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeRawKeyDown, Key: "Delete", Code: "Delete", WindowsVirtualKeyCode: 46})

@@ -456,8 +456,11 @@ func (t *tab) detachedOrNever() <-chan struct{} {
 // settle" as playwright-mcp does (up to 500 ms an action): one round trip to the renderer
 // makes sure the input was handled, and the navigation events, when there are any, have come
 // before its answer.
-func (t *tab) settle(ctx context.Context, m navMark) error {
-	_, _ = chromedp.Call(t.callCtx(ctx), runtime.Evaluate, runtime.EvaluateParams{Expression: "0", ReturnByValue: ptr(true)})
+func (t *tab) settle(ctx context.Context, m navMark) (info pageState, err error) {
+	// The round trip reads the URL and title too: when no navigation follows, the summary
+	// uses them and saves a round trip per action.
+	res, evalErr := chromedp.Call(t.callCtx(ctx), runtime.Evaluate, runtime.EvaluateParams{
+		Expression: "[location.href, document.title]", ReturnByValue: ptr(true)})
 	if t.navSeq.Load() == m.nav && t.reqSeq.Load() != m.req {
 		// The page asked to navigate and the browser has not started yet: give it a moment,
 		// not the whole navigation timeout (a download or a 204 never starts).
@@ -467,9 +470,21 @@ func (t *tab) settle(ctx context.Context, m navMark) error {
 		}
 	}
 	if t.navSeq.Load() == m.nav {
-		return nil
+		if evalErr == nil && res.Result != nil && res.ExceptionDetails == nil {
+			var v [2]string
+			if json.Unmarshal(res.Result.Value, &v) == nil {
+				info = pageState{url: v[0], title: v[1], known: true}
+			}
+		}
+		return info, nil
 	}
-	return t.waitLoad(ctx)
+	return pageState{}, t.waitLoad(ctx)
+}
+
+// pageState is a tab's URL and title as read at one moment; known is false when not read.
+type pageState struct {
+	url, title string
+	known      bool
 }
 
 // requestedNavGrace bounds the wait between a requested and a started navigation.

@@ -90,6 +90,8 @@ type call struct {
 	s     *Server
 	sess  *session
 	notes []string
+	// page is the URL and title settle read after the action, when no navigation followed.
+	page pageState
 }
 
 // run finds the caller's session, makes sure its browser context and a tab exist, runs fn and
@@ -213,7 +215,10 @@ func (c *call) summary(ctx context.Context, t *tab, what string, withSnapshot bo
 	if what != "" {
 		b.WriteString(what + "\n")
 	}
-	u, title := t.pageInfo(ctx)
+	u, title := c.page.url, c.page.title
+	if !c.page.known {
+		u, title = t.pageInfo(ctx)
+	}
 	b.WriteString("URL: " + truncate(u, 2000) + "\n")
 	b.WriteString("Title: " + truncate(title, 300) + "\n")
 	if st := t.docStatus.Load(); st >= 400 {
@@ -269,7 +274,9 @@ func (s *Server) action(what func(req mcp.CallToolRequest) string, do func(ctx c
 			if err := do(ctx, t, req); err != nil {
 				return nil, err
 			}
-			if err := t.settle(ctx, before); err != nil {
+			page, err := t.settle(ctx, before)
+			c.page = page
+			if err != nil {
 				if !errors.Is(err, errNavTimeout) {
 					return nil, err
 				}
