@@ -9,6 +9,9 @@
 #                 the code sandbox image (scripts/sandbox-image.sh) when it is missing
 #   embeddings    the local embedder's word vectors: scripts/embeddings.sh downloads them with npm
 #                 (Debian package npm) and imports them under the data dir, unless present
+#   node tools    Node 22, the MCP conformance suite, TypeScript SDK, Inspector and reference
+#                 server-everything, pinned, into .tools/node (scripts/node.sh; needs npm), unless
+#                 both --no-browser and --no-docker are given (that is `make run`)
 #   test tools    gcc (go test -race), iproute2 and util-linux (unshare --net), postgresql
 #                 (server binaries only: tests run initdb and postgres of their own on a free
 #                 loopback port, internal/testenv.StartPostgres), unless both --no-browser and
@@ -259,10 +262,22 @@ ensure_embeddings() {
 		need "import the local embedder's word vectors: scripts/embeddings.sh (or mcphub embeddings import --from GLOVE.txt)"
 }
 
+# --- Pinned Node tools of the conformance, interop and benchmark tests ------------------------
+ensure_node_tools() {
+	if ! command -v npm >/dev/null 2>&1; then
+		return # ensure_packages has already said how to install npm.
+	fi
+	scripts/node.sh >/dev/null ||
+		need "install the pinned Node tools into .tools/node: scripts/node.sh (needs npm and the npm registry)"
+}
+
 # --- main ------------------------------------------------------------------------------------
 ensure_go_modules
 ensure_packages
 ensure_embeddings
+if ((want_browser || want_docker)); then
+	ensure_node_tools
+fi
 if ((want_docker)); then
 	ensure_engine
 	if engine_answers; then ensure_sandbox_image; fi
