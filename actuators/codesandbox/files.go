@@ -49,12 +49,7 @@ func (s *Server) writeFileTool() registry.Tool {
 }
 
 func (s *Server) handleWriteFile(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	eng, res := s.ready(ctx)
-	if eng == nil {
-		return res, nil
-	}
-	args := req.GetArguments()
-	sess, res := s.session(ctx, eng, args["session_id"])
+	eng, sess, args, res := s.sessionCall(ctx, req)
 	if sess == nil {
 		return res, nil
 	}
@@ -118,12 +113,7 @@ func (s *Server) readFileTool() registry.Tool {
 }
 
 func (s *Server) handleReadFile(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	eng, res := s.ready(ctx)
-	if eng == nil {
-		return res, nil
-	}
-	args := req.GetArguments()
-	sess, res := s.session(ctx, eng, args["session_id"])
+	eng, sess, args, res := s.sessionCall(ctx, req)
 	if sess == nil {
 		return res, nil
 	}
@@ -319,12 +309,7 @@ func (s *Server) listFilesTool() registry.Tool {
 }
 
 func (s *Server) handleListFiles(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	eng, res := s.ready(ctx)
-	if eng == nil {
-		return res, nil
-	}
-	args := req.GetArguments()
-	sess, res := s.session(ctx, eng, args["session_id"])
+	eng, sess, args, res := s.sessionCall(ctx, req)
 	if sess == nil {
 		return res, nil
 	}

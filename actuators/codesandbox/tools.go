@@ -261,12 +261,7 @@ func (s *Server) execTool() registry.Tool {
 }
 
 func (s *Server) handleExec(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	eng, res := s.ready(ctx)
-	if eng == nil {
-		return res, nil
-	}
-	args := req.GetArguments()
-	sess, res := s.session(ctx, eng, args["session_id"])
+	eng, sess, args, res := s.sessionCall(ctx, req)
 	if sess == nil {
 		return res, nil
 	}
@@ -416,6 +411,19 @@ func (s *Server) ready(context.Context) (engine, *mcp.CallToolResult) {
 
 // session resolves a session handle for the caller, or returns the error result. Unknown and
 // someone else's handles get the same answer, so that handles cannot be probed.
+// sessionCall is the start of every tool that works in a session: the engine must be running
+// and the session_id argument must name one of the caller's sessions. When either fails, sess
+// is nil and res is the result to return.
+func (s *Server) sessionCall(ctx context.Context, req mcp.CallToolRequest) (eng engine, sess *sandbox.Session, args map[string]any, res *mcp.CallToolResult) {
+	eng, res = s.ready(ctx)
+	if eng == nil {
+		return nil, nil, nil, res
+	}
+	args = req.GetArguments()
+	sess, res = s.session(ctx, eng, args["session_id"])
+	return eng, sess, args, res
+}
+
 func (s *Server) session(ctx context.Context, eng engine, raw any) (*sandbox.Session, *mcp.CallToolResult) {
 	id, err := parseSessionID(raw)
 	if err != nil {
