@@ -112,6 +112,15 @@ func New(cfg configs.EgressConfig) (*Policy, error) {
 	return p, nil
 }
 
+// ForHub builds the policy of the hub's config, the one every server that goes out uses; a nil
+// config (a server built alone, in a test) gets the default policy.
+func ForHub(cfg *configs.Config) (*Policy, error) {
+	if cfg == nil {
+		return New(configs.EgressConfig{})
+	}
+	return New(cfg.Egress)
+}
+
 // WithResolver returns a copy of p that resolves host names with r.
 func (p *Policy) WithResolver(r Resolver) *Policy {
 	q := *p

@@ -229,14 +229,10 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	var ecfg configs.EgressConfig
-	if env.Config != nil {
-		ecfg = env.Config.Egress
-		if env.Config.Limits.OutputBudgetBytes > 0 {
-			s.budget = env.Config.Limits.OutputBudgetBytes
-		}
+	if env.Config != nil && env.Config.Limits.OutputBudgetBytes > 0 {
+		s.budget = env.Config.Limits.OutputBudgetBytes
 	}
-	pol, err := egress.New(ecfg)
+	pol, err := egress.ForHub(env.Config)
 	if err != nil {
 		return fmt.Errorf("building the egress policy: %w", err)
 	}

@@ -121,14 +121,10 @@ func (s *Server) Provision(_ context.Context, env registry.Env) error {
 	if env.Logger != nil {
 		s.logger = env.Logger
 	}
-	var ecfg configs.EgressConfig
-	if env.Config != nil {
-		ecfg = env.Config.Egress
-		if env.Config.Limits.OutputBudgetBytes > 0 {
-			s.budget = env.Config.Limits.OutputBudgetBytes
-		}
+	if env.Config != nil && env.Config.Limits.OutputBudgetBytes > 0 {
+		s.budget = env.Config.Limits.OutputBudgetBytes
 	}
-	pol, err := egress.New(ecfg)
+	pol, err := egress.ForHub(env.Config)
 	if err != nil {
 		return fmt.Errorf("building the egress policy: %w", err)
 	}

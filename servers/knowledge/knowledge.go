@@ -305,11 +305,7 @@ func (s *Server) Provision(ctx context.Context, env registry.Env) error {
 	if err := os.MkdirAll(s.dataDir, 0o700); err != nil { // the index holds the documents' text
 		return fmt.Errorf("creating the knowledge data directory: %w", err)
 	}
-	var egressCfg configs.EgressConfig
-	if env.Config != nil {
-		egressCfg = env.Config.Egress
-	}
-	pol, err := egress.New(egressCfg)
+	pol, err := egress.ForHub(env.Config)
 	if err != nil {
 		return fmt.Errorf("building the egress policy: %w", err)
 	}
