@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,9 +14,10 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcphub/mcphub/servers/knowledge/embed/embedtest"
 )
 
 // The knowledge server end to end: the real binary indexes a collection of local files and one
@@ -26,61 +25,6 @@ import (
 // endpoint on loopback (deterministic word hashing with a few synonyms, so that semantic search
 // finds what keywords do not), and answers over HTTP (both protocol generations) and stdio:
 // searches in the three modes, line ranges, kb:// resources, and refreshes after changes.
-
-// kbEmbeddingServer embeds each word (after the synonym table) as a signed hashed dimension.
-func kbEmbeddingServer(t *testing.T) string {
-	t.Helper()
-	synonyms := map[string]string{"automobile": "car", "vehicle": "car", "feline": "cat", "kitten": "cat"}
-	const dim = 64
-	embed := func(text string) []float64 {
-		v := make([]float64, dim)
-		for w := range strings.FieldsFuncSeq(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) }) {
-			if s, ok := synonyms[w]; ok {
-				w = s
-			}
-			h := fnv.New32a()
-			_, _ = h.Write([]byte(w))
-			x := h.Sum32()
-			if x&0x100 != 0 {
-				v[x%dim]--
-			} else {
-				v[x%dim]++
-			}
-		}
-		n := 0.0
-		for _, x := range v {
-			n += x * x
-		}
-		for i := range v {
-			if n > 0 {
-				v[i] /= math.Sqrt(n)
-			}
-		}
-		return v
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Model string   `json:"model"`
-			Input []string `json:"input"`
-		}
-		if r.URL.Path != "/v1/embeddings" || json.NewDecoder(r.Body).Decode(&req) != nil {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		type item struct {
-			Index     int       `json:"index"`
-			Embedding []float64 `json:"embedding"`
-		}
-		var data []item
-		for i, in := range req.Input {
-			data = append(data, item{i, embed(in)})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "model": req.Model, "data": data})
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/v1"
-}
 
 // kbFixture is the files, the web pages and the config of the test.
 type kbFixture struct {
@@ -141,7 +85,7 @@ servers:
       - {name: docs, paths: [%q]}
       - {name: web, urls: [%q, %q], refresh_interval: 1s}
       - {name: notes, writable: true}
-`, kbEmbeddingServer(t), filepath.Join(f.docs, "**", "*"), f.web+"/cats.html", f.web+"/lighthouse.txt")
+`, embedtest.HashServer(t), filepath.Join(f.docs, "**", "*"), f.web+"/cats.html", f.web+"/lighthouse.txt")
 	return f
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mcphub/mcphub/configs"
 	"github.com/mcphub/mcphub/servers/knowledge/embed"
+	"github.com/mcphub/mcphub/servers/knowledge/embed/embedtest"
 	"github.com/mcphub/mcphub/servers/knowledge/store/sqlite"
 )
 
@@ -110,7 +111,7 @@ func benchEmbedder(tb testing.TB) (yaml, name string) {
 	if _, err := os.Stat(p); err == nil {
 		return fmt.Sprintf("{kind: local, vectors: %q}", p), "local (" + p + ")"
 	}
-	return fmt.Sprintf("{kind: openai, url: %q, model: bench}", embeddingServer(tb)),
+	return fmt.Sprintf("{kind: openai, url: %q, model: bench}", embedtest.HashServer(tb)),
 		"openai-compatible endpoint on loopback (no local table: run make embeddings)"
 }
 

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/mcphub/mcphub/configs"
 	"github.com/mcphub/mcphub/internal/testenv"
+	"github.com/mcphub/mcphub/servers/knowledge/embed/embedtest"
 	"github.com/mcphub/mcphub/servers/registry"
 	"github.com/mcphub/mcphub/servers/registry/registrytest"
 )
@@ -33,70 +32,6 @@ var factory = registry.Factory{Name: "knowledge", Title: "Document search", New:
 
 func TestConformance(t *testing.T)   { registrytest.Conformance(t, factory) }
 func TestToolSnapshots(t *testing.T) { registrytest.ToolSnapshots(t, factory) }
-
-// embeddingServer is an OpenAI-compatible /v1/embeddings endpoint on loopback that embeds
-// deterministically: each word (after a small synonym table) hashed to a signed dimension,
-// summed, normalised. It is the real openai embedder's peer in tests: words in common, or
-// synonyms, make texts similar, which is enough to tell semantic search from keyword search.
-func embeddingServer(t testing.TB) string {
-	t.Helper()
-	synonyms := map[string]string{"automobile": "car", "auto": "car", "vehicle": "car", "motorcar": "car",
-		"feline": "cat", "kitten": "cat", "setup": "install", "installation": "install"}
-	const dim = 64
-	embedOne := func(text string) []float64 {
-		v := make([]float64, dim)
-		for w := range strings.FieldsFuncSeq(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) }) {
-			if s, ok := synonyms[w]; ok {
-				w = s
-			}
-			h := fnv.New32a()
-			_, _ = h.Write([]byte(w))
-			x := h.Sum32()
-			sign := 1.0
-			if x&0x100 != 0 {
-				sign = -1
-			}
-			v[x%dim] += sign
-		}
-		n := 0.0
-		for _, x := range v {
-			n += x * x
-		}
-		if n > 0 {
-			for i := range v {
-				v[i] /= math.Sqrt(n)
-			}
-		}
-		return v
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Model string   `json:"model"`
-			Input []string `json:"input"`
-		}
-		if r.URL.Path != "/v1/embeddings" || json.NewDecoder(r.Body).Decode(&req) != nil {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		type item struct {
-			Object    string    `json:"object"`
-			Index     int       `json:"index"`
-			Embedding []float64 `json:"embedding"`
-		}
-		out := struct {
-			Object string `json:"object"`
-			Data   []item `json:"data"`
-			Model  string `json:"model"`
-		}{Object: "list", Model: req.Model}
-		for i, in := range req.Input {
-			out.Data = append(out.Data, item{Object: "embedding", Index: i, Embedding: embedOne(in)})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(out)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/v1"
-}
 
 // webServer serves two pages on loopback for a URL collection; body lets a test change them.
 func webServer(t testing.TB, body map[string]string) string {
@@ -254,7 +189,7 @@ servers:
       - {name: docs, paths: [%q], exclude: [%q]}
       - {name: web, urls: [%q, %q], refresh_interval: 1s}
       - {name: notes, writable: true}
-`, filepath.Join(dir, "data"), embeddingServer(t), filepath.Join(docs, "**", "*"), filepath.Join(docs, "**", "*.bin"),
+`, filepath.Join(dir, "data"), embedtest.HashServer(t), filepath.Join(docs, "**", "*"), filepath.Join(docs, "**", "*.bin"),
 		web+"/article.html", web+"/plain.txt")
 	th := buildHub(t, yaml)
 	th.waitReady()
@@ -477,7 +412,7 @@ servers:
     postgres_dsn: %q
     embedder: {kind: openai, url: %q, model: fake-embed}
     collections: [{name: docs, paths: [%q]}]
-`, filepath.Join(dir, "data"), dsn, embeddingServer(t), filepath.Join(dir, "docs", "*")))
+`, filepath.Join(dir, "data"), dsn, embedtest.HashServer(t), filepath.Join(dir, "docs", "*")))
 	th.waitReady()
 	for _, c := range []struct{ query, mode, want string }{
 		{"zebra", "keyword", "docs/zebra.txt"},
