@@ -3,6 +3,7 @@ package browser
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestIntegrationBrowserMemoryRecycle: past max_memory_mb with no call running, the browser
@@ -19,6 +20,19 @@ func TestIntegrationBrowserMemoryRecycle(t *testing.T) {
 	// refuse it; the check does not care) and run the check as the reaper would.
 	ts.stopReaper()
 	<-ts.reaperDone
+	// The spare context warming in the background reads the config too: let it finish before
+	// the test writes the limit (the hub never writes its config; only this test does).
+	for deadline := time.Now().Add(startTimeout); ; time.Sleep(10 * time.Millisecond) {
+		ts.sessions.mu.Lock()
+		warming := ts.sessions.warming
+		ts.sessions.mu.Unlock()
+		if !warming {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the spare context is still warming")
+		}
+	}
 	ts.cfg.MaxMemoryMB = 1
 	ts.checkMemory()
 	out := ts.mustCall(t, "browser_snapshot", map[string]any{"browser_session": h})
